@@ -1,0 +1,136 @@
+"""Callbacks: evaluation, pictures and the run record. Each acts only at its own cadence (in iterations), so the
+training loop pays nothing for them in between."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from gan1d.metrics import Evaluator
+
+PROGRESS_BAR_METRICS = ("w1_over_std", "ks")
+
+
+def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
+    """True every ``every`` iterations and at the last one."""
+    done = pl_module.iteration
+    return done % every == 0 or done >= trainer.num_training_batches
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write to a temporary file, then rename: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+class Evaluation(L.Callback):
+    """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments)."""
+
+    def __init__(self, every: int = 250):
+        self.every = every
+        self.evaluator = None
+
+    def on_fit_start(self, trainer, pl_module):
+        self.evaluator = Evaluator(trainer.datamodule.target)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not is_due(trainer, pl_module, self.every):
+            return
+        samples = pl_module.generate(trainer.datamodule.eval_noise)
+        for name, value in self.evaluator(samples).items():
+            pl_module.log(f"eval/{name}", value, prog_bar=name in PROGRESS_BAR_METRICS)
+        pl_module.log("step", float(pl_module.iteration))
+        # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
+        pl_module.logger.experiment.add_histogram("generated", samples, pl_module.iteration)
+
+
+class PdfOverlay(L.Callback):
+    """Every ``every`` iterations: the target pdf against the generated samples, as a TensorBoard image (the slider
+    shows the evolution); the last one is also saved as ``pdf_overlay.png`` in the run directory."""
+
+    def __init__(self, every: int = 500, filename: str = "pdf_overlay.png"):
+        self.every, self.filename = every, filename
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not is_due(trainer, pl_module, self.every):
+            return
+        from gan1d.figures import pdf_overlay  # matplotlib only once there is something to draw
+
+        done = pl_module.iteration
+        samples = pl_module.generate(trainer.datamodule.eval_noise).cpu().numpy()
+        w1 = trainer.callback_metrics.get("eval/w1_over_std")
+        title = f"iteration {done}" + (f"   W1/sd {float(w1):.4f}" if w1 is not None else "")
+        d_curve = None
+        if pl_module.preprocessor.pack == 1:
+            d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
+        fig = pdf_overlay(trainer.datamodule.target, samples, title, d_curve)
+        if done >= trainer.num_training_batches:
+            fig.savefig(Path(trainer.default_root_dir) / self.filename)
+        pl_module.logger.experiment.add_figure("pdf_overlay", fig, done)
+
+
+class LossCurves(L.Callback):
+    """Keeps the logged losses and draws them as one figure at figure cadence; saves ``loss_curves.png`` at the
+    end. The scalars themselves are in TensorBoard's Scalars tab."""
+
+    NAMES = ("loss/d", "loss/g", "d_out/real", "d_out/fake")
+
+    def __init__(self, every: int = 500, filename: str = "loss_curves.png"):
+        self.every, self.filename = every, filename
+        self.history = {name: [] for name in self.NAMES}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        done = pl_module.iteration
+        if done % pl_module.log_every == 0:
+            for name in self.NAMES:
+                if name in trainer.callback_metrics:
+                    self.history[name].append((done, float(trainer.callback_metrics[name])))
+        if is_due(trainer, pl_module, self.every):
+            from gan1d.figures import loss_curves
+
+            fig = loss_curves(self.history)
+            if done >= trainer.num_training_batches:
+                fig.savefig(Path(trainer.default_root_dir) / self.filename)
+            pl_module.logger.experiment.add_figure("loss_curves", fig, done)
+
+
+class RunRecord(L.Callback):
+    """Writes ``metrics.json`` in the run directory at the end of training: how long, how fast, how good."""
+
+    def __init__(self, filename: str = "metrics.json"):
+        self.filename = filename
+        self.start = self.first_step = None
+        self.first_iteration = 0
+        self.record = {}
+
+    def on_fit_start(self, trainer, pl_module):
+        self.start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.first_step is None:  # time the loop from its first iteration: start-up is not training speed
+            self.first_step = time.perf_counter()
+            self.first_iteration = pl_module.iteration
+
+    def on_train_end(self, trainer, pl_module):
+        self.write(trainer, pl_module, "ok")
+
+    def write(self, trainer, pl_module, status: str) -> dict:
+        now = time.perf_counter()
+        done = pl_module.iteration
+        loop_s = now - (self.first_step or now)
+        record = {
+            "status": status,
+            "steps": done,
+            "wall_s": round(now - self.start, 3),
+            "steps_per_s": round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None,
+            "target": repr(trainer.datamodule.target),
+        }
+        prefix = "eval/"
+        record.update({k[len(prefix):]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefix)})
+        write_json(Path(trainer.default_root_dir) / self.filename, record)
+        self.record = record
+        return record

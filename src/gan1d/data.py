@@ -1,0 +1,68 @@
+"""Data: an endless, seeded stream of target and noise minibatches, and a fixed evaluation noise set.
+
+One stream item feeds one training iteration: ``d_steps`` minibatches of real samples plus
+``d_steps + g_steps`` minibatches of noise. Fetching them together costs one loader call per iteration instead
+of one per optimizer step. Each (seed, rank, worker) gets its own random stream.
+"""
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from gan1d.networks import sample_noise
+from gan1d.targets import Target
+
+
+TRAIN, EVAL = 0, 1  # what a stream is for: training batches, or the fixed evaluation noise and standardisation
+
+
+def stream_seed(seed: int, purpose: int, rank: int = 0, worker: int = 0) -> int:
+    """Independent, reproducible seeds for every (seed, purpose, rank, worker)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank, worker)).generate_state(1)[0])
+
+
+class MinibatchStream(IterableDataset):
+    def __init__(self, target: Target, batch_size: int, noise: str, noise_dim: int,
+                 d_steps: int, g_steps: int, seed: int, rank: int = 0):
+        super().__init__()
+        self.target, self.batch_size = target, batch_size
+        self.noise, self.noise_dim = noise, noise_dim
+        self.d_steps, self.g_steps = d_steps, g_steps
+        self.seed, self.rank = seed, rank
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng = torch.Generator().manual_seed(stream_seed(self.seed, TRAIN, self.rank, info.id if info else 0))
+        b, k = self.batch_size, self.d_steps
+        while True:
+            real = self.target.sample(k * b, rng).view(k, b, 1)
+            noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng)
+            yield real, noise.view(k + self.g_steps, b, self.noise_dim)
+
+
+class StreamDataModule(L.LightningDataModule):
+    def __init__(self, target: Target, batch_size: int = 128, noise: str = "normal", noise_dim: int = 1,
+                 d_steps: int = 1, g_steps: int = 1, seed: int = 0, eval_size: int = 20_000,
+                 standardize: bool = True, standardize_size: int = 10_000, num_workers: int = 0):
+        super().__init__()
+        self.target = target
+        self.batch_size, self.noise, self.noise_dim = batch_size, noise, noise_dim
+        self.d_steps, self.g_steps, self.seed = d_steps, g_steps, seed
+        self.num_workers = num_workers
+        rng = torch.Generator().manual_seed(stream_seed(seed, EVAL))
+        self.eval_noise = sample_noise(noise, eval_size, noise_dim, rng)
+        self.loc, self.scale = self._location_scale(standardize_size, rng) if standardize else (0.0, 1.0)
+
+    def _location_scale(self, n: int, rng: torch.Generator) -> tuple[float, float]:
+        """Estimated from target samples, as a user with only data would: never from the config's parameters."""
+        x = self.target.sample(n, rng)
+        return float(x.mean()), float(x.std())
+
+    def train_dataloader(self) -> DataLoader:
+        rank = self.trainer.global_rank if self.trainer else 0
+        stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim,
+                                 self.d_steps, self.g_steps, self.seed, rank)
+        # batch_size=None: the stream already yields whole minibatches.
+        return DataLoader(stream, batch_size=None, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)

@@ -1,0 +1,72 @@
+"""Matplotlib figures: the generated distribution against the target, and the loss curves.
+
+Figures are built with the object-oriented API (``matplotlib.figure.Figure``), never pyplot's global state, so
+nothing needs a display and nothing leaks between runs.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from scipy import stats  # noqa: E402
+
+
+def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
+    """Wide enough for the target's bulk and most generated samples, without letting outliers squash the plot."""
+    t = target.sample(20_000, torch.Generator().manual_seed(0)).numpy()
+    lo = min(np.quantile(t, 0.0005), np.quantile(samples, 0.001))
+    hi = max(np.quantile(t, 0.9995), np.quantile(samples, 0.999))
+    pad = 0.1 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def pdf_overlay(target, samples, title: str, d_curve=None) -> Figure:
+    """Target pdf, a histogram of the generated samples, the normal fitted to them (the tutorial's picture) and,
+    where given, the discriminator's output D(x) on a second axis."""
+    samples = np.asarray(samples, dtype=np.float64)
+    lo, hi = plot_range(target, samples)
+    x = np.linspace(lo, hi, 400)
+    fig = Figure(figsize=(7, 4.2), dpi=100)
+    ax = fig.add_subplot()
+    ax.hist(samples, bins=120, range=(lo, hi), density=True, color="tab:orange", alpha=0.45, label="generated")
+    ax.plot(x, target.pdf(torch.from_numpy(x)).numpy(), color="tab:blue", lw=2, label="target pdf")
+    mu, sd = samples.mean(), samples.std()
+    ax.plot(x, stats.norm.pdf(x, mu, max(sd, 1e-12)), color="tab:red", ls="--", lw=1.2,
+            label=f"normal fit to generated ({mu:.2f}, {sd:.2f})")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    if d_curve is not None:
+        ax2 = ax.twinx()
+        h = ax2.plot(x, d_curve(x), color="tab:green", lw=1, alpha=0.8, label="D(x)")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D(x): probability real")
+        handles, labels = handles + h, labels + ["D(x)"]
+    ax.legend(handles, labels, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
+    """Losses on the left, the discriminator's mean output on real and fake on the right (0.5 is equilibrium)."""
+    fig = Figure(figsize=(9, 3.5), dpi=100)
+    left, right = fig.subplots(1, 2)
+    for name, points in history.items():
+        if not points:
+            continue
+        ax = right if name.startswith("d_out") else left
+        steps, values = zip(*points)
+        ax.plot(steps, values, label=name, lw=1.2)
+    left.set_title("losses", fontsize=10)
+    right.set_title("mean D output", fontsize=10)
+    right.axhline(0.5, color="grey", ls=":", lw=1)
+    for ax in (left, right):
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,44 @@
+"""GAN losses on discriminator logits. Each returns (discriminator loss, generator loss) builders.
+
+``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
+saturating form, whose generator gradient vanishes exactly when the discriminator is winning.
+"""
+
+import torch.nn.functional as F
+
+
+def d_non_saturating(real, fake):
+    # -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit)
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_non_saturating(fake):
+    return F.softplus(-fake).mean()  # -log D(G(z))
+
+
+def g_minimax(fake):
+    return -F.softplus(fake).mean()  # log(1 - D(G(z))), minimised
+
+
+def d_lsgan(real, fake):
+    return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
+
+
+def g_lsgan(fake):
+    return 0.5 * (fake - 1).pow(2).mean()
+
+
+def d_hinge(real, fake):
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def g_hinge(fake):
+    return -fake.mean()
+
+
+LOSSES = {
+    "non_saturating": (d_non_saturating, g_non_saturating),
+    "minimax": (d_non_saturating, g_minimax),
+    "lsgan": (d_lsgan, g_lsgan),
+    "hinge": (d_hinge, g_hinge),
+}

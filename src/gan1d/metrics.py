@@ -1,0 +1,67 @@
+"""How close generated samples are to the target, in numbers.
+
+W1 is computed exactly against the continuous target, as the integral of |F_n - F| over a fine grid, so the only
+noise in it is the generated sample's own. W1 / target std makes it scale-free. As a floor: 20,000 samples drawn
+from N(4, 1.25) itself score W1/sd about 0.008 and KS about 0.005.
+"""
+
+import numpy as np
+import torch
+from scipy import stats
+
+from gan1d.targets import Target
+
+GRID = 200_001
+
+
+def _numpy(x) -> np.ndarray:
+    return torch.as_tensor(x).detach().double().cpu().numpy().ravel()
+
+
+def _target_range(target: Target) -> tuple[float, float]:
+    # Extremes of a large fixed sample: the target mass beyond them is ~1e-6, negligible in W1.
+    t = _numpy(target.sample(1_000_000, torch.Generator().manual_seed(0)))
+    return float(t.min()), float(t.max())
+
+
+def wasserstein1(samples, target: Target, bounds: tuple[float, float] | None = None) -> float:
+    x = np.sort(_numpy(samples))
+    lo, hi = bounds or _target_range(target)
+    grid = np.linspace(min(lo, x[0]), max(hi, x[-1]), GRID)
+    empirical = np.searchsorted(x, grid, side="right") / len(x)
+    true = _numpy(target.cdf(torch.from_numpy(grid)))
+    return float(np.trapezoid(np.abs(empirical - true), grid))
+
+
+def ks(samples, target: Target) -> float:
+    return float(stats.kstest(_numpy(samples), lambda v: _numpy(target.cdf(torch.from_numpy(v)))).statistic)
+
+
+def moments(x: np.ndarray) -> dict[str, float]:
+    return {
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "skew": float(stats.skew(x)),
+        "kurtosis": float(stats.kurtosis(x)),  # excess: 0 for a Gaussian
+    }
+
+
+class Evaluator:
+    """Scores samples against one target; the target-side work (range, moments) is done once."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.bounds = _target_range(target)
+        self.target_moments = moments(_numpy(target.sample(1_000_000, torch.Generator().manual_seed(1))))
+        self.target_moments.update(mean=target.mean, std=target.std)
+
+    def __call__(self, samples) -> dict[str, float]:
+        x = _numpy(samples)
+        gen = moments(x)
+        w1 = wasserstein1(x, self.target, self.bounds)
+        out = {"w1": w1, "w1_over_std": w1 / self.target.std, "ks": ks(x, self.target)}
+        for k, v in gen.items():
+            out[f"gen_{k}"] = v
+            out[f"target_{k}"] = self.target_moments[k]
+            out[f"{k}_error"] = v - self.target_moments[k]
+        return out

@@ -1,0 +1,141 @@
+"""The GAN as a LightningModule: one training iteration = ``d_steps`` discriminator updates, then ``g_steps``
+generator updates, under manual optimization.
+
+Everything happens in standardised coordinates: the generator's output affine and the preprocessor share
+``loc``/``scale`` estimated from target samples, so the discriminator, the R1 penalty and the learning rates see
+the same problem whatever the target's location and width.
+"""
+
+import copy
+from functools import partial
+
+import lightning as L
+import torch
+from gan1d.losses import LOSSES
+from gan1d.networks import Discriminator, Generator
+from gan1d.preprocessors import Preprocessor
+
+
+class GAN1D(L.LightningModule):
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: partial,  # called with in_features=preprocessor.width
+        preprocessor: Preprocessor,
+        loss: str = "non_saturating",
+        d_steps: int = 1,
+        g_steps: int = 1,
+        g_lr: float = 1e-3,
+        d_lr: float = 1e-3,
+        betas: tuple[float, float] = (0.5, 0.999),
+        r1_gamma: float = 1.0,
+        ema: float = 0.999,
+        log_every: int = 50,
+    ):
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator, self.preprocessor = generator, preprocessor
+        self.discriminator: Discriminator = discriminator(in_features=preprocessor.width)
+        # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema > 0 else None
+        self.d_loss, self.g_loss = LOSSES[loss]
+        self.d_steps, self.g_steps = d_steps, g_steps
+        self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
+        self.r1_gamma, self.ema, self.log_every = r1_gamma, ema, log_every
+        self._sums = None  # running sums of the logged quantities, kept on the device between log points
+
+    # -- set-up -------------------------------------------------------------------------------------------------
+    def set_location_scale(self, loc: float, scale: float) -> None:
+        for m in (self.generator, self.generator_ema, self.preprocessor):
+            if m is not None:
+                m.loc.fill_(loc)
+                m.scale.fill_(scale)
+
+    def configure_optimizers(self):
+        # fused Adam runs the whole update in one kernel: fewer Python calls on these tiny networks.
+        adam = partial(torch.optim.Adam, betas=self.betas, fused=True)
+        return adam(self.generator.parameters(), lr=self.g_lr), adam(self.discriminator.parameters(), lr=self.d_lr)
+
+    @property
+    def sampler(self) -> Generator:
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @property
+    def iteration(self) -> int:
+        """Training iterations done. Lightning's global_step counts optimizer steps, d_steps + g_steps of them each."""
+        return self.global_step // (self.d_steps + self.g_steps)
+
+    # -- one iteration ------------------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx):
+        real, noise = batch
+        opt_g, opt_d = self.optimizers()
+        for i in range(self.d_steps):
+            loss_d, d_real, d_fake = self._discriminator_step(opt_d, real[i], noise[i])
+        for j in range(self.g_steps):
+            loss_g = self._generator_step(opt_g, noise[self.d_steps + j])
+        self._accumulate(loss_d, loss_g, d_real, d_fake)
+
+    def _discriminator_step(self, opt, real, noise):
+        with self.toggled_optimizer(opt):
+            z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
+            d_real = self.discriminator(self.preprocessor.features(z_real))
+            with torch.no_grad():
+                fake = self.generator(noise)
+            d_fake = self.discriminator(self.preprocessor(fake))
+            loss = self.d_loss(d_real, d_fake)
+            if self.r1_gamma > 0:
+                loss = loss + self.r1_gamma * r1_penalty(d_real, z_real)
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt.step()
+        return loss.detach(), d_real.detach(), d_fake.detach()
+
+    def _generator_step(self, opt, noise):
+        with self.toggled_optimizer(opt):
+            loss = self.g_loss(self.discriminator(self.preprocessor(self.generator(noise))))
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt.step()
+        if self.generator_ema is not None:
+            self._update_ema()
+        return loss.detach()
+
+    @torch.no_grad()
+    def _update_ema(self):
+        # Warm-up (1+t)/(10+t): early on the average follows the generator instead of remembering its random init.
+        t = self.iteration
+        decay = min(self.ema, (1 + t) / (10 + t))
+        for avg, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            avg.lerp_(p, 1 - decay)
+
+    def _accumulate(self, loss_d, loss_g, d_real, d_fake):
+        # No .item() here: summing on the device keeps the iteration free of host syncs; one sync per log point.
+        values = torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
+        self._sums = values if self._sums is None else self._sums + values
+        done = self.iteration
+        if done % self.log_every == 0:
+            means = (self._sums / self.log_every).tolist()
+            self._sums = None
+            names = ("loss/d", "loss/g", "d_out/real", "d_out/fake")
+            self.log_dict(dict(zip(names, means)), prog_bar=False)
+            self.log("step", float(done))  # Lightning uses a logged "step" as the x-axis: iterations, not opt steps
+
+    # -- sampling -----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.sampler(noise.to(self.device)).squeeze(1)
+
+    @torch.no_grad()
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D(x) as a probability for each value of x; only meaningful for a per-sample discriminator (pack 1)."""
+        return torch.sigmoid(self.discriminator(self.preprocessor(x.to(self.device).reshape(-1, 1))))
+
+    def on_save_checkpoint(self, checkpoint):
+        # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
+        checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
+
+
+def r1_penalty(d_real: torch.Tensor, z_real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): 1/2 E||grad_x D(x)||^2 on real data; keeps D from sharpening without bound."""
+    (grad,) = torch.autograd.grad(d_real.sum(), z_real, create_graph=True)
+    return 0.5 * grad.pow(2).sum() / d_real.numel()

@@ -1,0 +1,79 @@
+"""Generator and discriminator: small MLPs with configurable widths and activations.
+
+The generator owns its noise (kind and width) and an output affine ``loc + scale * net(z)``: with ``loc``/``scale``
+set from target samples the network only has to learn a standardised shape, so training behaves the same wherever
+the target sits and however wide it is. ``config`` holds the constructor arguments, so a checkpoint can rebuild the
+generator with nothing but torch (see ``gan1d.sample``).
+"""
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softplus": nn.Softplus,
+}
+NOISE = ("uniform", "normal")
+
+
+def mlp(in_features: int, hidden: list[int], activations: str | list[str], out_features: int) -> nn.Sequential:
+    """Linear layers of widths ``hidden``, each followed by its activation, then a linear output."""
+    if isinstance(activations, str):
+        activations = [activations] * len(hidden)
+    if len(activations) != len(hidden):
+        raise ValueError(f"{len(hidden)} hidden layers need {len(hidden)} activations, got {list(activations)}")
+    layers, width = [], in_features
+    for h, act in zip(hidden, activations):
+        if act not in ACTIVATIONS:
+            raise ValueError(f"activation '{act}' is not one of {sorted(ACTIVATIONS)}")
+        layers += [nn.Linear(width, h), ACTIVATIONS[act]()]
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+def sample_noise(kind: str, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    if kind == "uniform":  # the tutorial's: uniform on [0, 1)
+        return torch.rand(n, dim, generator=generator)
+    if kind == "normal":
+        return torch.randn(n, dim, generator=generator)
+    raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
+
+
+class Generator(nn.Module):
+    def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu"):
+        super().__init__()
+        self.config = dict(noise=noise, noise_dim=noise_dim, hidden=list(hidden), activations=activations)
+        self.noise, self.noise_dim = noise, noise_dim
+        self.net = mlp(noise_dim, list(hidden), activations, 1)
+        self.register_buffer("loc", torch.tensor(0.0))
+        self.register_buffer("scale", torch.tensor(1.0))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.loc + self.scale * self.net(z)
+
+    def noise_like(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return sample_noise(self.noise, n, self.noise_dim, generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = self.noise_like(n, generator).to(self.loc.device)
+        return self(z).squeeze(1)
+
+
+class Discriminator(nn.Module):
+    """Maps a pack's features to one logit (the sigmoid lives in the loss, where it is numerically safe)."""
+
+    def __init__(self, in_features: int, hidden=(64, 64), activations="leaky_relu"):
+        super().__init__()
+        self.net = mlp(in_features, list(hidden), activations, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features).squeeze(1)

@@ -1,0 +1,86 @@
+"""Target distributions: what the generator must learn to imitate.
+
+Each target wraps a ``torch.distributions`` object for its pdf and cdf. Sampling takes an explicit
+``torch.Generator`` so that every data stream (worker, rank) is reproducible on its own; that is why it goes
+through the inverse cdf rather than ``dist.sample()``, which only draws from the global RNG.
+"""
+
+import torch
+from torch import distributions as D
+
+
+class Target:
+    """A 1-D distribution with ``sample``, ``pdf`` and ``cdf``; subclasses only build ``self.dist``."""
+
+    name = "target"
+
+    def __init__(self, dist: D.Distribution):
+        self.dist = dist
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        # Keep u away from 0 and 1 where icdf is infinite.
+        u = u.clamp(1e-12, 1 - 1e-12)
+        return self.dist.icdf(u.to(self.dist.mean.dtype)).float()
+
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        return self.dist.log_prob(x).exp()
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64))
+
+    @property
+    def mean(self) -> float:
+        return float(self.dist.mean)
+
+    @property
+    def std(self) -> float:
+        return float(self.dist.stddev)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mean={self.mean:.4g}, std={self.std:.4g})"
+
+
+def _f64(value) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+class Gaussian(Target):
+    def __init__(self, mean: float = 4.0, std: float = 1.25):
+        super().__init__(D.Normal(_f64(mean), _f64(std)))
+
+
+class Uniform(Target):
+    def __init__(self, low: float = 0.0, high: float = 1.0):
+        super().__init__(D.Uniform(_f64(low), _f64(high)))
+
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
+        # Uniform.log_prob raises outside the support; the density there is simply 0.
+        x = torch.as_tensor(x, dtype=torch.float64)
+        inside = (x >= self.dist.low) & (x < self.dist.high)
+        return inside / (self.dist.high - self.dist.low)
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        return ((x - self.dist.low) / (self.dist.high - self.dist.low)).clamp(0, 1)
+
+
+class Mixture(Target):
+    """Weighted Gaussians; weights need not sum to one."""
+
+    def __init__(self, weights=(0.5, 0.5), means=(-2.0, 2.0), stds=(0.5, 0.5)):
+        if not len(weights) == len(means) == len(stds):
+            raise ValueError("mixture weights, means and stds must have the same length")
+        weights = _f64(weights)
+        super().__init__(
+            D.MixtureSameFamily(D.Categorical(probs=weights / weights.sum()), D.Normal(_f64(means), _f64(stds)))
+        )
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        # MixtureSameFamily has no icdf: pick a component, then draw from it.
+        probs = self.dist.mixture_distribution.probs
+        k = torch.multinomial(probs, n, replacement=True, generator=generator)
+        comp = self.dist.component_distribution
+        z = torch.randn(n, generator=generator, dtype=torch.float64)
+        return (comp.loc[k] + comp.scale[k] * z).float()
