@@ -8,10 +8,11 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gan1d.metrics import Evaluator
 
-PROGRESS_BAR_METRICS = ("w1_over_std", "ks")
+PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
 
 
 def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
@@ -41,9 +42,8 @@ class Evaluation(L.Callback):
         if not is_due(trainer, pl_module, self.every):
             return
         samples = pl_module.generate(trainer.datamodule.eval_noise)
-        for name, value in self.evaluator(samples).items():
-            pl_module.log(f"eval/{name}", value, prog_bar=name in PROGRESS_BAR_METRICS)
-        pl_module.log("step", float(pl_module.iteration))
+        scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
+        pl_module.report(scores, prog_bar=PROGRESS_BAR_METRICS)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.logger.experiment.add_histogram("generated", samples, pl_module.iteration)
 
@@ -134,3 +134,11 @@ class RunRecord(L.Callback):
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
+
+
+class IterationBar(TQDMProgressBar):
+    """Lightning's bar, labelled in what it counts here: training iterations (one epoch of ``steps`` batches)."""
+
+    def on_train_epoch_start(self, trainer, *_):
+        super().on_train_epoch_start(trainer, *_)
+        self.train_progress_bar.set_description("iterations")

@@ -116,9 +116,15 @@ class GAN1D(L.LightningModule):
         if done % self.log_every == 0:
             means = (self._sums / self.log_every).tolist()
             self._sums = None
-            names = ("loss/d", "loss/g", "d_out/real", "d_out/fake")
-            self.log_dict(dict(zip(names, means)), prog_bar=False)
-            self.log("step", float(done))  # Lightning uses a logged "step" as the x-axis: iterations, not opt steps
+            self.report(dict(zip(("loss/d", "loss/g", "d_out/real", "d_out/fake"), means)))
+
+    def report(self, metrics: dict[str, float], prog_bar: tuple[str, ...] = ()) -> None:
+        """Log scalars against the iteration. Straight to the logger rather than through self.log, whose x-axis
+        is Lightning's global_step (optimizer steps) and which re-sends the last values on every later step."""
+        if self.logger is not None:
+            self.logger.log_metrics(metrics, step=self.iteration)
+        for name, value in metrics.items():  # callback_metrics: read by the progress bar and other callbacks
+            self.log(name, value, prog_bar=name in prog_bar, logger=False)
 
     # -- sampling -----------------------------------------------------------------------------------------------
     @torch.no_grad()

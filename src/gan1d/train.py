@@ -3,6 +3,7 @@
 This file only composes and wires: every part is a ``_target_`` in the config (conf/train.yaml).
 """
 
+import logging
 import sys
 
 import hydra
@@ -23,6 +24,10 @@ def train(cfg: DictConfig) -> dict:
     import lightning as L
 
     from gan1d.callbacks import RunRecord
+
+    # Lightning prints through a console handler of its own *and* passes records on to the root logger that Hydra
+    # set up, so every line came twice. Hydra's handlers alone put them on the console and in the run's train.log.
+    logging.getLogger("lightning").handlers.clear()
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     target = instantiate(cfg.target)

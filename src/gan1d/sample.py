@@ -1,0 +1,100 @@
+"""Draw samples from a trained generator: ``python -m gan1d.sample ckpt=PATH n=N out=FILE``.
+
+PATH is a checkpoint file or a run directory (then its ``checkpoints/last.ckpt``). FILE ends in .npy or .csv.
+Needs nothing but the checkpoint: the generator is rebuilt from the plain config stored in it, without Lightning
+or Hydra, and the file is loaded with ``weights_only=True`` so that it cannot run code.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from gan1d.networks import Generator
+
+USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0]"
+DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
+
+
+class SampleError(ValueError):
+    pass
+
+
+def checkpoint_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise SampleError(f"ckpt={path}: no such checkpoint file (give a .ckpt file or a run directory)")
+    return path
+
+
+def load_generator(path: str | os.PathLike) -> Generator:
+    path = checkpoint_path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        saved = ckpt["gan1d_generator"]
+        generator = Generator(**saved["config"])
+        generator.load_state_dict(saved["state_dict"])
+    except Exception as err:  # a truncated, foreign or tampered file: say which, not where it broke inside torch
+        raise SampleError(f"ckpt={path}: not a gan1d checkpoint ({type(err).__name__})") from None
+    return generator.eval()
+
+
+def sample(ckpt, n: int, seed: int = 0) -> np.ndarray:
+    generator = load_generator(ckpt)
+    return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
+
+
+def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
+    """Write .npy or .csv atomically: a temporary file in the same folder, then a rename."""
+    out = Path(out)
+    if out.suffix not in (".npy", ".csv"):
+        raise SampleError(f"out={out}: the file name must end in .npy or .csv")
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            if out.suffix == ".csv":
+                np.savetxt(f, samples, fmt="%.9g")
+            else:
+                np.save(f, samples)
+        os.replace(tmp, out)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise SampleError(f"out={out}: cannot write it ({err.strerror})") from None
+    return out
+
+
+def parse_args(argv: list[str]) -> dict:
+    bad = [a for a in argv if "=" not in a]
+    if bad:
+        raise SampleError(f"arguments are key=value, got {bad[0]!r}; {USAGE}")
+    args = {**DEFAULTS, **OmegaConf.to_container(OmegaConf.from_dotlist(argv))}
+    unknown = sorted(set(args) - set(DEFAULTS))
+    if unknown:
+        raise SampleError(f"unknown key {unknown[0]!r}: allowed keys are {sorted(DEFAULTS)}")
+    if args["ckpt"] is None:
+        raise SampleError(f"ckpt is required; {USAGE}")
+    n = args["n"]
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        raise SampleError(f"n={n} is not allowed: it must be a positive integer")
+    if not isinstance(args["seed"], int):
+        raise SampleError(f"seed={args['seed']} is not allowed: it must be an integer")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        out = save(sample(args["ckpt"], args["n"], args["seed"]), args["out"])
+    except SampleError as err:
+        print(f"gan1d.sample: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {args['n']} samples to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+import itertools
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+import gan1d.conf
+
+CONF = Path(gan1d.conf.__file__).parent
+GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in ("target", "preprocessor", "trainer")}
+
+
+def test_every_group_has_its_options():
+    assert {"gaussian", "uniform", "mixture"} <= set(GROUPS["target"])
+    assert {"raw", "diffs", "variances", "moments"} <= set(GROUPS["preprocessor"])
+    assert {"cpu", "gpu"} <= set(GROUPS["trainer"])
+
+
+@pytest.mark.parametrize("target,preprocessor", itertools.product(GROUPS["target"], GROUPS["preprocessor"]))
+def test_every_target_and_preprocessor_composes_and_builds(make_cfg, target, preprocessor):
+    cfg = make_cfg(f"target={target}", f"preprocessor={preprocessor}")
+    dist = instantiate(cfg.target)
+    assert dist.sample(10).shape == (10,)
+    model = instantiate(cfg.model)
+    assert model.discriminator.net[0].in_features == model.preprocessor.width
+    assert cfg.data.batch_size % cfg.preprocessor.pack == 0
+
+
+@pytest.mark.parametrize("trainer", GROUPS["trainer"])
+def test_trainer_options_compose(make_cfg, trainer):
+    cfg = make_cfg(f"trainer={trainer}")
+    assert cfg.trainer.accelerator == {"default": "cpu"}.get(trainer, trainer)
+    assert cfg.trainer.limit_train_batches == cfg.steps  # iterations, not Lightning's optimizer steps
+
+
+def test_user_keys_have_the_documented_names(make_cfg):
+    cfg = make_cfg("seed=3", "steps=7", "target.mean=-2", "preprocessor=variances", "optim.g_lr=1e-4",
+                   "optim.d_lr=2e-4", "data.batch_size=64", "trainer.accelerator=cpu", shrink=False)
+    assert (cfg.seed, cfg.steps, cfg.target.mean, cfg.data.batch_size) == (3, 7, -2, 64)
+    assert cfg.model.g_lr == 1e-4 and cfg.model.d_lr == 2e-4  # the module reads the optim keys
+    assert cfg.data.seed == 3
+
+
+def test_seed2017_is_the_tutorial(make_cfg):
+    cfg = make_cfg("experiment=seed2017", shrink=False)
+    assert cfg.steps == 2400
+    assert (cfg.target.mean, cfg.target.std) == (4.0, 1.25)
+    assert cfg.preprocessor._target_.endswith("Variances") and cfg.preprocessor.pack == 100
+    assert cfg.data.batch_size == 100 and not cfg.data.standardize
+    assert cfg.optim.g_lr == cfg.optim.d_lr == 2e-4 and list(cfg.optim.betas) == [0.9, 0.999]
+    assert cfg.model.r1_gamma == 0 and cfg.model.ema == 0 and cfg.model.loss == "non_saturating"
+    g, d = cfg.model.generator, cfg.model.discriminator
+    assert g.noise == "uniform" and list(g.hidden) == [50, 50] and list(g.activations) == ["elu", "sigmoid"]
+    assert list(d.hidden) == [50, 50] and list(d.activations) == ["elu", "elu"]
+    model = instantiate(cfg.model)
+    assert model.discriminator.net[0].in_features == 200  # 100 samples + 100 squared deviations

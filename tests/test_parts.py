@@ -1,0 +1,133 @@
+"""Targets, preprocessors, networks, the data stream and the metrics, each on its own."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
+from gan1d.metrics import Evaluator, ks, wasserstein1
+from gan1d.networks import Discriminator, Generator
+from gan1d.preprocessors import Diffs, Moments, Raw, Variances
+from gan1d.targets import Gaussian, Mixture, Uniform
+
+TARGETS = [Gaussian(4, 1.25), Uniform(-1, 3), Mixture([1, 3], [-2, 2], [0.5, 1.0])]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=repr)
+def test_target_samples_match_its_moments_pdf_and_cdf(target):
+    x = target.sample(200_000, torch.Generator().manual_seed(0)).double()
+    assert x.mean().item() == pytest.approx(target.mean, abs=0.02)
+    assert x.std().item() == pytest.approx(target.std, rel=0.01)
+    grid = torch.linspace(x.min().item() - 1, x.max().item() + 1, 20_001, dtype=torch.float64)
+    assert torch.trapezoid(target.pdf(grid), grid).item() == pytest.approx(1, abs=1e-3)
+    median = torch.quantile(x[:100_000], 0.5)
+    assert target.cdf(median).item() == pytest.approx(0.5, abs=0.01)
+
+
+def test_target_sampling_is_reproducible_per_generator():
+    t = Gaussian()
+    a, b = (t.sample(5, torch.Generator().manual_seed(1)) for _ in range(2))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, t.sample(5, torch.Generator().manual_seed(2)))
+
+
+def test_mixture_weights_are_normalised():
+    m = Mixture([1, 3], [-2, 2], [0.5, 0.5])
+    x = m.sample(100_000, torch.Generator().manual_seed(0))
+    assert (x > 0).float().mean().item() == pytest.approx(0.75, abs=0.01)
+
+
+@pytest.mark.parametrize("cls,pack,width", [(Raw, 1, 1), (Raw, 100, 100), (Diffs, 4, 8), (Variances, 100, 200),
+                                            (Moments, 32, 4)])
+def test_preprocessor_widths(cls, pack, width):
+    pre = cls(pack)
+    assert pre.width == width
+    assert pre(torch.randn(128 if 128 % pack == 0 else 200, 1)).shape[1] == width
+
+
+def test_preprocessor_values():
+    x = torch.tensor([[1.0], [2.0], [3.0], [6.0]])
+    assert torch.equal(Raw(2)(x), torch.tensor([[1.0, 2.0], [3.0, 6.0]]))
+    assert torch.equal(Diffs(4)(x), torch.tensor([[1.0, 2.0, 3.0, 6.0, -2.0, -1.0, 0.0, 3.0]]))
+    assert torch.equal(Variances(4)(x), torch.tensor([[1.0, 2.0, 3.0, 6.0, 4.0, 1.0, 0.0, 9.0]]))
+    mean, std, skew, kurt = Moments(4)(x)[0].tolist()
+    ref = x.squeeze().double().numpy()
+    from scipy import stats
+
+    assert (mean, std) == pytest.approx((3.0, ref.std()))
+    assert skew == pytest.approx(stats.skew(ref), rel=1e-5)
+    assert kurt == pytest.approx(stats.kurtosis(ref), rel=1e-5)
+
+
+def test_preprocessor_standardises_before_packing():
+    pre = Raw(1)
+    pre.loc.fill_(4.0)
+    pre.scale.fill_(2.0)
+    assert torch.equal(pre(torch.tensor([[4.0], [8.0]])), torch.tensor([[0.0], [2.0]]))
+
+
+def test_networks_shapes_and_output_affine():
+    g = Generator(noise="uniform", noise_dim=3, hidden=[8, 8], activations=["elu", "sigmoid"])
+    z = g.noise_like(5)
+    assert z.shape == (5, 3) and (z >= 0).all() and (z < 1).all()
+    base = g(z)
+    g.loc.fill_(10.0)
+    g.scale.fill_(2.0)
+    assert torch.allclose(g(z), 10 + 2 * base)
+    assert Discriminator(in_features=7, hidden=[4])(torch.randn(6, 7)).shape == (6,)
+    with pytest.raises(ValueError, match="activation 'nope'"):
+        Generator(activations="nope")
+
+
+def test_stream_shapes_and_distinct_seeds():
+    t = Gaussian()
+    stream = MinibatchStream(t, batch_size=16, noise="normal", noise_dim=2, d_steps=3, g_steps=2, seed=0)
+    real, noise = next(iter(stream))
+    assert real.shape == (3, 16, 1) and noise.shape == (5, 16, 2)
+    again, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=0)))
+    other_seed, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=1)))
+    other_rank, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=0, rank=1)))
+    assert torch.equal(real, again)
+    assert not torch.equal(real, other_seed) and not torch.equal(real, other_rank)
+    seeds = {stream_seed(0, p, r, w) for p in (0, 1) for r in range(3) for w in range(3)}
+    assert len(seeds) == 18
+
+
+def test_stream_workers_draw_different_data():
+    dm = StreamDataModule(Gaussian(), batch_size=8, num_workers=2, seed=0)
+    it = iter(dm.train_dataloader())
+    first, second = next(it), next(it)  # one from each worker
+    assert not torch.equal(first[0], second[0])
+
+
+def test_datamodule_estimates_scale_from_samples_not_config():
+    dm = StreamDataModule(Gaussian(10, 3), seed=0)
+    assert dm.loc == pytest.approx(10, abs=0.1) and dm.scale == pytest.approx(3, rel=0.03)
+    assert dm.loc != 10 and dm.scale != 3
+    assert dm.eval_noise.shape == (20_000, 1)
+    off = StreamDataModule(Gaussian(10, 3), standardize=False)
+    assert (off.loc, off.scale) == (0.0, 1.0)
+
+
+def test_w1_of_a_shift_is_the_shift():
+    t = Gaussian(0, 1)
+    x = t.sample(50_000, torch.Generator().manual_seed(0))
+    assert wasserstein1(x + 0.5, t) == pytest.approx(0.5, abs=0.01)
+    assert wasserstein1(x, t) < 0.01
+
+
+def test_metrics_match_scipy_and_sit_at_the_noise_floor():
+    from scipy import stats
+
+    t = Gaussian(4, 1.25)
+    x = t.sample(20_000, torch.Generator().manual_seed(3)).numpy()
+    ref = stats.wasserstein_distance(x, t.sample(2_000_000, torch.Generator().manual_seed(4)).numpy())
+    assert wasserstein1(x, t) == pytest.approx(ref, abs=0.003)
+    assert ks(x, t) == pytest.approx(stats.kstest(x, stats.norm(4, 1.25).cdf).statistic, abs=1e-6)
+    scores = Evaluator(t)(x)
+    assert scores["w1_over_std"] < 0.02 and scores["ks"] < 0.015  # the sampling-noise floor, 20,000 samples
+    assert scores["target_mean"] == 4 and math.isclose(scores["target_std"], 1.25)
+    assert abs(scores["skew_error"]) < 0.05 and abs(scores["kurtosis_error"]) < 0.1
+    assert Evaluator(t)(np.full(20_000, 4.0))["w1_over_std"] > 0.7  # collapse to the mean scores badly

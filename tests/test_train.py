@@ -1,0 +1,108 @@
+"""Training end to end: in process through train(cfg), and through the real CLI as a user runs it."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from gan1d.sample import load_generator
+from gan1d.train import train
+
+
+def read_events(run_dir) -> EventAccumulator:
+    acc = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0, "histograms": 0})
+    acc.Reload()
+    return acc
+
+
+def test_train_writes_the_run_record(make_cfg, tmp_path):
+    record = train(make_cfg())
+    assert record["status"] == "ok" and record["steps"] == 40
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved == record
+    for key in ("wall_s", "steps_per_s", "w1", "w1_over_std", "ks", "gen_mean", "gen_std", "target_mean",
+                "target_std", "skew_error", "kurtosis_error"):
+        assert np.isfinite(saved[key]), key
+    assert saved["target_mean"] == 4.0 and saved["target_std"] == 1.25
+    assert (tmp_path / "pdf_overlay.png").stat().st_size > 10_000
+    assert (tmp_path / "loss_curves.png").stat().st_size > 10_000
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 80  # Lightning counts optimizer steps: 2 per iteration
+    assert ckpt["gan1d_generator"]["config"]["noise"] == "normal"
+
+
+def test_logs_are_indexed_by_iteration(make_cfg, tmp_path):
+    train(make_cfg("model.d_steps=2", "steps=20"))
+    acc = read_events(tmp_path)
+    steps = [e.step for e in acc.Scalars("loss/d")]
+    assert steps == [10, 20]  # iterations, although Lightning's global_step reached 60
+    assert [e.step for e in acc.Scalars("eval/w1_over_std")] == [20]
+
+
+def test_seed_makes_runs_repeatable(make_cfg, tmp_path):
+    a = train(make_cfg("steps=20", f"run_dir={tmp_path / 'a'}"))
+    b = train(make_cfg("steps=20", f"run_dir={tmp_path / 'b'}"))
+    c = train(make_cfg("steps=20", "seed=1", f"run_dir={tmp_path / 'c'}"))
+    assert a["w1"] == b["w1"] and a["w1"] != c["w1"]
+
+
+@pytest.mark.parametrize("overrides", [["experiment=seed2017", "steps=20"], ["target=mixture", "preprocessor=moments"],
+                                       ["model.loss=hinge", "model.ema=0", "model.r1_gamma=0", "model.g_steps=2"]])
+def test_other_recipes_train(make_cfg, overrides):
+    assert train(make_cfg(*overrides))["status"] == "ok"
+
+
+def test_cli_run_sample_round_trip(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli("gan1d.train", "steps=60", "log_every=20", "eval_every=30", "figure_every=30",
+                   f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "iterations: 100%" in proc.stdout and "60/60" in proc.stdout  # the progress bar counts iterations
+    acc = read_events(run)
+    tags = acc.Tags()
+    assert {"loss/d", "loss/g", "d_out/real", "d_out/fake", "eval/w1_over_std", "eval/ks"} <= set(tags["scalars"])
+    assert {"pdf_overlay", "loss_curves"} <= set(tags["images"])
+    assert [e.step for e in acc.Images("pdf_overlay")] == [30, 60]
+    assert "generated" in tags["histograms"]
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["status"] == "ok" and record["steps"] == 60
+    assert (run / "pdf_overlay.png").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+
+    out = tmp_path / "samples.npy"
+    proc = run_cli("gan1d.sample", f"ckpt={run}", "n=20000", f"out={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    samples = np.load(out)
+    assert samples.shape == (20_000,)
+    # The file holds the same generator the run evaluated: same noise, same numbers.
+    assert samples.mean() == pytest.approx(record["gen_mean"], abs=0.05)
+    assert samples.std() == pytest.approx(record["gen_std"], rel=0.05)
+    direct = load_generator(run / "checkpoints" / "last.ckpt").sample(20_000, torch.Generator().manual_seed(0))
+    assert np.array_equal(direct.numpy(), samples)
+
+    csv = tmp_path / "s.csv"
+    assert run_cli("gan1d.sample", f"ckpt={run}", "n=7", f"out={csv}", cwd=tmp_path).returncode == 0
+    assert np.loadtxt(csv).shape == (7,)
+
+
+def test_cli_multirun_gives_each_job_its_run(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("gan1d.train", "-m", "optim.g_lr=1e-4,1e-3", "steps=10", "log_every=5", "eval_every=10",
+                   "figure_every=10", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "metrics.json").read_text())["status"] == "ok"
+        assert list((sweep / job).glob("events.out.tfevents.*"))
+    assert read_events(sweep / "1").Tags()["scalars"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("override", ["trainer.accelerator=gpu", "trainer=gpu"])
+def test_gpu_request_without_gpu_is_one_clear_line(tmp_path, override):
+    proc = run_cli("gan1d.train", override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "trainer.accelerator=gpu" in lines[0] and "no CUDA GPU" in lines[0]
