@@ -43,7 +43,7 @@ class Evaluation(L.Callback):
             return
         samples = pl_module.generate(trainer.datamodule.eval_noise)
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
-        pl_module.report(scores, prog_bar=PROGRESS_BAR_METRICS)
+        pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.logger.experiment.add_histogram("generated", samples, pl_module.iteration)
 
@@ -62,7 +62,7 @@ class PdfOverlay(L.Callback):
 
         done = pl_module.iteration
         samples = pl_module.generate(trainer.datamodule.eval_noise).cpu().numpy()
-        w1 = trainer.callback_metrics.get("eval/w1_over_std")
+        w1 = pl_module.latest.get("eval/w1_over_std")
         title = f"iteration {done}" + (f"   W1/sd {float(w1):.4f}" if w1 is not None else "")
         d_curve = None
         if pl_module.preprocessor.pack == 1:
@@ -74,27 +74,26 @@ class PdfOverlay(L.Callback):
 
 
 class LossCurves(L.Callback):
-    """Keeps the logged losses and draws them as one figure at figure cadence; saves ``loss_curves.png`` at the
-    end. The scalars themselves are in TensorBoard's Scalars tab."""
+    """Keeps the logged losses and, at the end, draws them as one figure: ``loss_curves.png`` in the run directory
+    and a TensorBoard image. While training, the same numbers are live in TensorBoard's Scalars tab."""
 
     NAMES = ("loss/d", "loss/g", "d_out/real", "d_out/fake")
 
-    def __init__(self, every: int = 500, filename: str = "loss_curves.png"):
-        self.every, self.filename = every, filename
+    def __init__(self, filename: str = "loss_curves.png"):
+        self.filename = filename
         self.history = {name: [] for name in self.NAMES}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         done = pl_module.iteration
         if done % pl_module.log_every == 0:
             for name in self.NAMES:
-                if name in trainer.callback_metrics:
-                    self.history[name].append((done, float(trainer.callback_metrics[name])))
-        if is_due(trainer, pl_module, self.every):
+                if name in pl_module.latest:
+                    self.history[name].append((done, pl_module.latest[name]))
+        if done >= trainer.num_training_batches:
             from gan1d.figures import loss_curves
 
             fig = loss_curves(self.history)
-            if done >= trainer.num_training_batches:
-                fig.savefig(Path(trainer.default_root_dir) / self.filename)
+            fig.savefig(Path(trainer.default_root_dir) / self.filename)
             pl_module.logger.experiment.add_figure("loss_curves", fig, done)
 
 
@@ -130,7 +129,7 @@ class RunRecord(L.Callback):
             "target": repr(trainer.datamodule.target),
         }
         prefix = "eval/"
-        record.update({k[len(prefix):]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefix)})
+        record.update({k[len(prefix):]: v for k, v in pl_module.latest.items() if k.startswith(prefix)})
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
@@ -142,3 +141,8 @@ class IterationBar(TQDMProgressBar):
     def on_train_epoch_start(self, trainer, *_):
         super().on_train_epoch_start(trainer, *_)
         self.train_progress_bar.set_description("iterations")
+
+    def get_metrics(self, trainer, pl_module):
+        shown = {name.split("/", 1)[1]: f"{pl_module.latest[name]:.4f}" for name in PROGRESS_BAR_METRICS
+                 if name in pl_module.latest}
+        return {**super().get_metrics(trainer, pl_module), **shown}

@@ -11,7 +11,6 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
 
 
 def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
@@ -26,16 +25,33 @@ def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
 def pdf_overlay(target, samples, title: str, d_curve=None) -> Figure:
     """Target pdf, a histogram of the generated samples, the normal fitted to them (the tutorial's picture) and,
     where given, the discriminator's output D(x) on a second axis."""
+    fig = Figure(figsize=(7, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.09, right=0.91, bottom=0.12, top=0.92)  # fixed: tight_layout costs a whole draw
+    draw_overlay(fig.add_subplot(), target, samples, title, d_curve)
+    return fig
+
+
+def overlays(panels: list[tuple], ncols: int = 2) -> Figure:
+    """Several overlays in one figure, e.g. two recipes side by side: ``panels`` holds (target, samples, title)."""
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(6 * ncols, 3.8 * nrows), dpi=100)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.92, wspace=0.18, hspace=0.35)
+    for ax, (target, samples, title) in zip(fig.subplots(nrows, ncols, squeeze=False).ravel(), panels):
+        draw_overlay(ax, target, samples, title)
+    return fig
+
+
+def draw_overlay(ax, target, samples, title: str, d_curve=None) -> None:
     samples = np.asarray(samples, dtype=np.float64)
     lo, hi = plot_range(target, samples)
     x = np.linspace(lo, hi, 400)
-    fig = Figure(figsize=(7, 4.2), dpi=100)
-    ax = fig.add_subplot()
-    ax.hist(samples, bins=120, range=(lo, hi), density=True, color="tab:orange", alpha=0.45, label="generated")
+    # One stairs artist instead of ax.hist's one rectangle per bar: several times faster to build and draw.
+    density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
+    ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
     ax.plot(x, target.pdf(torch.from_numpy(x)).numpy(), color="tab:blue", lw=2, label="target pdf")
-    mu, sd = samples.mean(), samples.std()
-    ax.plot(x, stats.norm.pdf(x, mu, max(sd, 1e-12)), color="tab:red", ls="--", lw=1.2,
-            label=f"normal fit to generated ({mu:.2f}, {sd:.2f})")
+    mu, sd = samples.mean(), max(samples.std(), 1e-12)
+    fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+    ax.plot(x, fitted, color="tab:red", ls="--", lw=1.2, label=f"normal fit to generated ({mu:.2f}, {sd:.2f})")
     ax.set_xlim(lo, hi)
     ax.set_xlabel("x")
     ax.set_ylabel("density")
@@ -48,13 +64,12 @@ def pdf_overlay(target, samples, title: str, d_curve=None) -> Figure:
         ax2.set_ylabel("D(x): probability real")
         handles, labels = handles + h, labels + ["D(x)"]
     ax.legend(handles, labels, fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return fig
 
 
 def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
     """Losses on the left, the discriminator's mean output on real and fake on the right (0.5 is equilibrium)."""
     fig = Figure(figsize=(9, 3.5), dpi=100)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
     left, right = fig.subplots(1, 2)
     for name, points in history.items():
         if not points:
@@ -68,5 +83,4 @@ def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
     for ax in (left, right):
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig

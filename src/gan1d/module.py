@@ -43,6 +43,7 @@ class GAN1D(L.LightningModule):
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.ema, self.log_every = r1_gamma, ema, log_every
         self._sums = None  # running sums of the logged quantities, kept on the device between log points
+        self.latest: dict[str, float] = {}
 
     # -- set-up -------------------------------------------------------------------------------------------------
     def set_location_scale(self, loc: float, scale: float) -> None:
@@ -76,21 +77,22 @@ class GAN1D(L.LightningModule):
         self._accumulate(loss_d, loss_g, d_real, d_fake)
 
     def _discriminator_step(self, opt, real, noise):
-        with self.toggled_optimizer(opt):
-            z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
-            d_real = self.discriminator(self.preprocessor.features(z_real))
-            with torch.no_grad():
-                fake = self.generator(noise)
-            d_fake = self.discriminator(self.preprocessor(fake))
-            loss = self.d_loss(d_real, d_fake)
-            if self.r1_gamma > 0:
-                loss = loss + self.r1_gamma * r1_penalty(d_real, z_real)
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            opt.step()
+        # No toggled_optimizer here: the generator runs under no_grad, so no gradient can reach it anyway.
+        z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
+        d_real = self.discriminator(self.preprocessor.features(z_real))
+        with torch.no_grad():
+            fake = self.generator(noise)
+        d_fake = self.discriminator(self.preprocessor(fake))
+        loss = self.d_loss(d_real, d_fake)
+        if self.r1_gamma > 0:
+            loss = loss + self.r1_gamma * r1_penalty(d_real, z_real)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        opt.step()
         return loss.detach(), d_real.detach(), d_fake.detach()
 
     def _generator_step(self, opt, noise):
+        # toggled_optimizer: the discriminator's weights need no gradient for the generator's update.
         with self.toggled_optimizer(opt):
             loss = self.g_loss(self.discriminator(self.preprocessor(self.generator(noise))))
             opt.zero_grad(set_to_none=True)
@@ -118,13 +120,13 @@ class GAN1D(L.LightningModule):
             self._sums = None
             self.report(dict(zip(("loss/d", "loss/g", "d_out/real", "d_out/fake"), means)))
 
-    def report(self, metrics: dict[str, float], prog_bar: tuple[str, ...] = ()) -> None:
-        """Log scalars against the iteration. Straight to the logger rather than through self.log, whose x-axis
-        is Lightning's global_step (optimizer steps) and which re-sends the last values on every later step."""
+    def report(self, metrics: dict[str, float]) -> None:
+        """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
+        global_step (optimizer steps), it re-sends the last values on every later step, and each call cost
+        milliseconds here. ``latest`` keeps the last value of each, for the progress bar and the run record."""
+        self.latest.update(metrics)
         if self.logger is not None:
             self.logger.log_metrics(metrics, step=self.iteration)
-        for name, value in metrics.items():  # callback_metrics: read by the progress bar and other callbacks
-            self.log(name, value, prog_bar=name in prog_bar, logger=False)
 
     # -- sampling -----------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -50,7 +50,9 @@ def sample_noise(kind: str, n: int, dim: int, generator: torch.Generator | None 
 class Generator(nn.Module):
     def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu"):
         super().__init__()
-        self.config = dict(noise=noise, noise_dim=noise_dim, hidden=list(hidden), activations=activations)
+        activations = activations if isinstance(activations, str) else [str(a) for a in activations]
+        # Plain types only, so checkpoints load with weights_only=True (no OmegaConf ListConfig in here).
+        self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations)
         self.noise, self.noise_dim = noise, noise_dim
         self.net = mlp(noise_dim, list(hidden), activations, 1)
         self.register_buffer("loc", torch.tensor(0.0))

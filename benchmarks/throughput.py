@@ -1,0 +1,113 @@
+"""Training speed: gan1d's real training path against a plain PyTorch loop of the same recipe.
+
+    python benchmarks/throughput.py [--repeats 5] [--steps N] [--presets default seed2017] [--accelerator gpu]
+
+The Lightning side is ``gan1d.train.train(cfg)`` exactly as the CLI builds it, with the default logging, evaluation,
+figure and progress-bar cadence; its speed is the run record's ``steps_per_s`` (first iteration to the end, start-up
+excluded). The plain side is a bare ``for`` loop over the very same networks, data stream, losses, R1/EMA and
+optimizers, built from the same config, with nothing else. Both run interleaved, ``repeats`` times each; the table
+shows medians and the ratio Lightning / plain (1.0 = the framework costs nothing).
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+
+from gan1d.module import r1_penalty
+from gan1d.train import train
+
+PRESETS = {"default": [], "seed2017": ["experiment=seed2017"]}
+
+
+def make_cfg(overrides: list[str], run_dir: str):
+    with initialize_config_module("gan1d.conf", version_base="1.3"):
+        return compose("train", overrides=[*overrides, f"run_dir={run_dir}"])
+
+
+def plain_loop(cfg) -> float:
+    """Iterations/s of a bare loop over the same parts that gan1d.train builds from ``cfg``."""
+    torch.manual_seed(cfg.seed)
+    datamodule = instantiate(cfg.data, target=instantiate(cfg.target))
+    model = instantiate(cfg.model).to(cfg.trainer.accelerator if cfg.trainer.accelerator != "gpu" else "cuda")
+    model.set_location_scale(datamodule.loc, datamodule.scale)
+    G, D, pre, ema = model.generator, model.discriminator, model.preprocessor, model.generator_ema
+    opt_g, opt_d = model.configure_optimizers()
+    stream = iter(datamodule.train_dataloader())
+    device = model.generator.loc.device
+    start = time.perf_counter()
+    for t in range(cfg.steps):
+        real, noise = (b.to(device, non_blocking=True) for b in next(stream))
+        z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
+        d_real = D(pre.features(z))
+        with torch.no_grad():
+            fake = G(noise[0])
+        loss_d = model.d_loss(d_real, D(pre(fake)))
+        if model.r1_gamma > 0:
+            loss_d = loss_d + model.r1_gamma * r1_penalty(d_real, z)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        loss_g = model.g_loss(D(pre(G(noise[1]))))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        if ema is not None:
+            with torch.no_grad():
+                decay = min(model.ema, (1 + t) / (10 + t))
+                for avg, p in zip(ema.parameters(), G.parameters()):
+                    avg.lerp_(p, 1 - decay)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return cfg.steps / (time.perf_counter() - start)
+
+
+def lightning_run(cfg) -> float:
+    return train(cfg)["steps_per_s"]
+
+
+def bench(preset: str, overrides: list[str], repeats: int) -> dict:
+    plain, lightning = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            cfg = make_cfg(overrides, f"{tmp}/{r}")
+            torch.set_num_threads(cfg.threads)
+            plain.append(plain_loop(cfg))
+            lightning.append(lightning_run(cfg))
+    p, l = statistics.median(plain), statistics.median(lightning)
+    return {"preset": preset, "steps": cfg.steps, "plain_it_s": round(p, 1), "gan1d_it_s": round(l, 1),
+            "ratio": round(l / p, 3), "repeats": repeats}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=None, help="iterations per run (default: each preset's own)")
+    ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    ap.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = ap.parse_args(argv)
+    extra = [f"trainer.accelerator={args.accelerator}"] + ([f"steps={args.steps}"] if args.steps else [])
+    device = torch.cuda.get_device_name() if args.accelerator == "gpu" else f"CPU, torch {torch.__version__}"
+    rows = []
+    print(f"device: {device}\n")
+    print("| preset | iterations | plain loop it/s | gan1d it/s | gan1d / plain |")
+    print("|---|---|---|---|---|")
+    for name in args.presets:
+        row = bench(name, PRESETS[name] + extra, args.repeats)
+        rows.append(row)
+        print(f"| {name} | {row['steps']} | {row['plain_it_s']} | {row['gan1d_it_s']} | {row['ratio']:.2f} |")
+        sys.stdout.flush()
+    if args.json:
+        args.json.write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
