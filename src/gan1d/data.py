@@ -2,7 +2,11 @@
 
 One stream item feeds one training iteration: ``d_steps`` minibatches of real samples plus
 ``d_steps + g_steps`` minibatches of noise. Fetching them together costs one loader call per iteration instead
-of one per optimizer step. Each (seed, rank, worker) gets its own random stream.
+of one per optimizer step.
+
+Item ``i`` is drawn from its own generator, seeded by (seed, rank, i): the stream has no hidden state, so a run
+resumed at iteration ``i`` sees exactly the data it would have seen, whatever the number of loader workers (they
+share the items out between them), and every rank sees different data.
 """
 
 import lightning as L
@@ -13,36 +17,42 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from gan1d.networks import sample_noise
 from gan1d.targets import Target
 
-
 TRAIN, EVAL = 0, 1  # what a stream is for: training batches, or the fixed evaluation noise and standardisation
 
 
-def stream_seed(seed: int, purpose: int, rank: int = 0, worker: int = 0) -> int:
-    """Independent, reproducible seeds for every (seed, purpose, rank, worker)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank, worker)).generate_state(1)[0])
+def stream_seed(seed: int, purpose: int, rank: int = 0) -> int:
+    """Independent, reproducible 63-bit seeds for every (seed, purpose, rank)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank)).generate_state(2, np.uint64)[0] >> 1)
 
 
 class MinibatchStream(IterableDataset):
     def __init__(self, target: Target, batch_size: int, noise: str, noise_dim: int,
-                 d_steps: int, g_steps: int, seed: int, rank: int = 0):
+                 d_steps: int, g_steps: int, seed: int, rank: int = 0, start: int = 0):
         super().__init__()
         self.target, self.batch_size = target, batch_size
         self.noise, self.noise_dim = noise, noise_dim
         self.d_steps, self.g_steps = d_steps, g_steps
-        self.seed, self.rank = seed, rank
+        self.base_seed, self.start = stream_seed(seed, TRAIN, rank), start
+
+    def item(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = torch.Generator().manual_seed((self.base_seed + i) % 2**63)
+        b, k = self.batch_size, self.d_steps
+        real = self.target.sample(k * b, rng).view(k, b, 1)
+        noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng)
+        return real, noise.view(k + self.g_steps, b, self.noise_dim)
 
     def __iter__(self):
         info = get_worker_info()
-        rng = torch.Generator().manual_seed(stream_seed(self.seed, TRAIN, self.rank, info.id if info else 0))
-        b, k = self.batch_size, self.d_steps
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        # DataLoader takes items from its workers in turn, so worker w serves items w, w + W, w + 2W, ...
+        i = self.start + worker
         while True:
-            real = self.target.sample(k * b, rng).view(k, b, 1)
-            noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng)
-            yield real, noise.view(k + self.g_steps, b, self.noise_dim)
+            yield self.item(i)
+            i += workers
 
 
 class StreamDataModule(L.LightningDataModule):
-    def __init__(self, target: Target, batch_size: int = 128, noise: str = "normal", noise_dim: int = 1,
+    def __init__(self, target: Target, batch_size: int = 256, noise: str = "normal", noise_dim: int = 1,
                  d_steps: int = 1, g_steps: int = 1, seed: int = 0, eval_size: int = 20_000,
                  standardize: bool = True, standardize_size: int = 10_000, num_workers: int = 0):
         super().__init__()
@@ -61,8 +71,10 @@ class StreamDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer else 0
+        # A resumed run continues the stream where it stopped: global_step is restored before the loader is made.
+        start = self.trainer.global_step // (self.d_steps + self.g_steps) if self.trainer else 0
         stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim,
-                                 self.d_steps, self.g_steps, self.seed, rank)
+                                 self.d_steps, self.g_steps, self.seed, rank, start)
         # batch_size=None: the stream already yields whole minibatches.
         return DataLoader(stream, batch_size=None, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
