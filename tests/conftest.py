@@ -1,10 +1,13 @@
 """Tests compose the real configs (conf/, shipped as gan1d.conf) and shrink them to run in seconds."""
 
 import os
+import signal
 import subprocess
 import sys
 
+import lightning as L
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 
 # Small enough to run in seconds, with every cadence hit at least once.
@@ -26,3 +29,26 @@ def run_cli(module: str, *args: str, cwd, timeout: int = 300) -> subprocess.Comp
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+class SignalAt(L.Callback):
+    """Test helper: sends this process a real signal at a given iteration, as a user's Ctrl-C or a scheduler would."""
+
+    def __init__(self, iteration: int, signum: int = signal.SIGINT):
+        self.iteration, self.signum = iteration, signum
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        if pl_module.iteration == self.iteration:
+            os.kill(os.getpid(), self.signum)
+
+
+class PoisonAt(L.Callback):
+    """Test helper: turns one generator weight into NaN at a given iteration."""
+
+    def __init__(self, iteration: int):
+        self.iteration = iteration
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        if pl_module.iteration == self.iteration:
+            with torch.no_grad():
+                next(pl_module.generator.parameters()).view(-1)[0] = float("nan")

@@ -2,7 +2,10 @@
 training loop pays nothing for them in between."""
 
 import json
+import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +13,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from gan1d.errors import Diverged
 from gan1d.metrics import Evaluator
+
+log = logging.getLogger(__name__)
 
 PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
 
@@ -98,16 +104,25 @@ class LossCurves(L.Callback):
 
 
 class RunRecord(L.Callback):
-    """Writes ``metrics.json`` in the run directory at the end of training: how long, how fast, how good."""
+    """Writes ``metrics.json`` in the run directory when training ends, however it ends: how long, how fast, how
+    good, and a ``status``: ok, interrupted, diverged or failed (with the reason). Also logs the run's
+    hyperparameters with its final W1/sd and KS to TensorBoard's HParams tab (every run logs the same keys, so a
+    sweep compares side by side)."""
 
-    def __init__(self, filename: str = "metrics.json"):
-        self.filename = filename
+    HP_METRICS = {"hp/w1_over_std": "w1_over_std", "hp/ks": "ks"}
+
+    def __init__(self, hparams: dict | None = None, filename: str = "metrics.json"):
+        self.hparams, self.filename = dict(hparams or {}), filename
         self.start = self.first_step = None
         self.first_iteration = 0
         self.record = {}
 
     def on_fit_start(self, trainer, pl_module):
         self.start = time.perf_counter()
+
+    def on_train_start(self, trainer, pl_module):
+        if pl_module.logger is not None:  # HParams needs its metric tags declared up front
+            pl_module.logger.log_hyperparams(self.hparams, {tag: float("nan") for tag in self.HP_METRICS})
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.first_step is None:  # time the loop from its first iteration: start-up is not training speed
@@ -116,15 +131,27 @@ class RunRecord(L.Callback):
 
     def on_train_end(self, trainer, pl_module):
         self.write(trainer, pl_module, "ok")
+        if pl_module.logger is not None:
+            hp = {tag: self.record[key] for tag, key in self.HP_METRICS.items() if key in self.record}
+            pl_module.logger.log_metrics(hp, step=pl_module.iteration)
 
-    def write(self, trainer, pl_module, status: str) -> dict:
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, KeyboardInterrupt):
+            self.write(trainer, pl_module, "interrupted")
+        elif isinstance(exception, Diverged):
+            self.write(trainer, pl_module, "diverged", str(exception))
+        else:
+            self.write(trainer, pl_module, "failed", f"{type(exception).__name__}: {exception}")
+
+    def write(self, trainer, pl_module, status: str, reason: str | None = None) -> dict:
         now = time.perf_counter()
         done = pl_module.iteration
         loop_s = now - (self.first_step or now)
         record = {
             "status": status,
+            **({"reason": reason} if reason else {}),
             "steps": done,
-            "wall_s": round(now - self.start, 3),
+            "wall_s": round(now - (self.start or now), 3),
             "steps_per_s": round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None,
             "target": repr(trainer.datamodule.target),
         }
@@ -133,6 +160,67 @@ class RunRecord(L.Callback):
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
+
+
+class Checkpoint(L.Callback):
+    """``checkpoints/last.ckpt`` every ``every`` iterations, at the end, and when stopped by Ctrl-C or SIGTERM;
+    written atomically, and only while the weights are finite, so a diverged run keeps its last good one."""
+
+    def __init__(self, every: int = 500, filename: str = "checkpoints/last.ckpt"):
+        self.every, self.filename = every, filename
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if is_due(trainer, pl_module, self.every):
+            self.save(trainer, pl_module)
+
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, KeyboardInterrupt):
+            self.save(trainer, pl_module)
+
+    def save(self, trainer, pl_module) -> None:
+        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
+            raise Diverged(f"the weights became NaN or Inf by iteration {pl_module.iteration}")
+        path = Path(trainer.default_root_dir) / self.filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, path)
+
+
+class GracefulStop(L.Callback):
+    """Ctrl-C or SIGTERM stops training at the next iteration boundary, never half-way through one, so that the
+    checkpoint written on the way out resumes (``ckpt_path=...``) exactly. A second Ctrl-C stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = None
+        self.previous = {}
+
+    def on_train_start(self, trainer, pl_module):
+        if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+            self.previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
+
+    def _request(self, signum, frame):
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.requested is not None:
+            log.warning("%s received: stopping after iteration %d", self.requested, pl_module.iteration)
+            raise KeyboardInterrupt  # Lightning's graceful shutdown: on_exception hooks, then exit code 1
+
+    def on_train_end(self, trainer, pl_module):
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._restore()
+
+    def _restore(self):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous = {}
 
 
 class IterationBar(TQDMProgressBar):

@@ -126,3 +126,7 @@ def _show(value) -> str:
     if isinstance(value, (DictConfig, ListConfig)):
         return str(OmegaConf.to_container(value))
     return repr(value) if isinstance(value, str) else str(value)
+
+
+class Diverged(RuntimeError):
+    """Training produced NaN or Inf; the run stops, its metrics.json says so and the last good checkpoint stays."""

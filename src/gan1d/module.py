@@ -7,10 +7,12 @@ the same problem whatever the target's location and width.
 """
 
 import copy
+import math
 from functools import partial
 
 import lightning as L
 import torch
+from gan1d.errors import Diverged
 from gan1d.losses import LOSSES
 from gan1d.networks import Discriminator, Generator
 from gan1d.preprocessors import Preprocessor
@@ -118,6 +120,8 @@ class GAN1D(L.LightningModule):
         if done % self.log_every == 0:
             means = (self._sums / self.log_every).tolist()
             self._sums = None
+            if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
+                raise Diverged(f"a loss became NaN or Inf between iterations {done - self.log_every + 1} and {done}")
             self.report(dict(zip(("loss/d", "loss/g", "d_out/real", "d_out/fake"), means)))
 
     def report(self, metrics: dict[str, float]) -> None:

@@ -13,22 +13,24 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from gan1d.errors import ConfigError
 from gan1d.networks import Generator
 
 USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0]"
 DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
 
 
-class SampleError(ValueError):
-    pass
+class SampleError(ConfigError):
+    """A bad argument or file for gan1d.sample; reported as one line."""
 
 
-def checkpoint_path(path: str | os.PathLike) -> Path:
+def checkpoint_path(path: str | os.PathLike, key: str = "ckpt") -> Path:
+    """A checkpoint file, or a run directory's checkpoints/last.ckpt; ``key`` names the argument in errors."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoints" / "last.ckpt"
     if not path.is_file():
-        raise SampleError(f"ckpt={path}: no such checkpoint file (give a .ckpt file or a run directory)")
+        raise SampleError(f"{key}={path}: no such checkpoint file (give a .ckpt file or a run directory)")
     return path
 
 
@@ -49,11 +51,16 @@ def sample(ckpt, n: int, seed: int = 0) -> np.ndarray:
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
 
 
-def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
-    """Write .npy or .csv atomically: a temporary file in the same folder, then a rename."""
+def output_path(out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.suffix not in (".npy", ".csv"):
         raise SampleError(f"out={out}: the file name must end in .npy or .csv")
+    return out
+
+
+def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
+    """Write .npy or .csv atomically: a temporary file in the same folder, then a rename."""
+    out = output_path(out)
     tmp = out.with_name(out.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
@@ -83,6 +90,7 @@ def parse_args(argv: list[str]) -> dict:
         raise SampleError(f"n={n} is not allowed: it must be a positive integer")
     if not isinstance(args["seed"], int):
         raise SampleError(f"seed={args['seed']} is not allowed: it must be an integer")
+    output_path(args["out"])  # a wrong file name is reported before any work is done
     return args
 
 
