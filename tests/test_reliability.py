@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import run_cli
 
-from gan1d.callbacks import write_json
 from gan1d.errors import Diverged
+from gan1d.files import write_json
 from gan1d.sample import SampleError, save
 from gan1d.train import train
 

@@ -107,3 +107,25 @@ def test_gpu_request_without_gpu_is_one_clear_line(tmp_path, override):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "trainer.accelerator=gpu" in lines[0] and "no CUDA GPU" in lines[0]
+
+
+def test_sweep_summary_lists_every_job_and_failures(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("gan1d.train", "-m", "optim.g_lr=1e-3,-1", "optim.d_lr=1e-3,5e-4", "steps=10", "log_every=5",
+                   "eval_every=10", "figure_every=10", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 1  # Hydra's exit code when a job failed; the others still ran
+    lines = (sweep / "summary.csv").read_text().splitlines()
+    assert len(lines) == 5
+    failed = [line for line in lines if ",failed," in line]
+    assert len(failed) == 2 and all("optim.g_lr=-1" in line for line in failed)
+    assert all("optim.g_lr=-1 is not allowed" in line for line in failed)
+    assert sum(",ok," in line for line in lines) == 2
+    md = (sweep / "summary.md").read_text()
+    assert md.startswith("| optim.g_lr | optim.d_lr | status")
+    assert (sweep / "summary.png").stat().st_size > 5_000
+
+    (sweep / "summary.csv").unlink()
+    again = run_cli("gan1d.report", str(sweep), cwd=tmp_path)
+    assert again.returncode == 0 and (sweep / "summary.csv").read_text().splitlines() == lines
+    bad = run_cli("gan1d.report", str(tmp_path / "nope"), cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -1,7 +1,6 @@
 """Callbacks: evaluation, pictures and the run record. Each acts only at its own cadence (in iterations), so the
 training loop pays nothing for them in between."""
 
-import json
 import logging
 import os
 import signal
@@ -14,6 +13,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gan1d.errors import Diverged
+from gan1d.files import write_json
 from gan1d.metrics import Evaluator
 
 log = logging.getLogger(__name__)
@@ -25,13 +25,6 @@ def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
     """True every ``every`` iterations and at the last one."""
     done = pl_module.iteration
     return done % every == 0 or done >= trainer.num_training_batches
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write to a temporary file, then rename: a reader never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 class Evaluation(L.Callback):

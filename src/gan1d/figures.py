@@ -84,3 +84,43 @@ def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
     return fig
+
+
+def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys: list[str]) -> Figure:
+    """W1/sd over a grid of two swept keys (``scores[y][x]``); inf marks a failed job."""
+    grid = np.array(scores, dtype=float)
+    failed = ~np.isfinite(grid)
+    fig = Figure(figsize=(7, 5), dpi=100)
+    fig.subplots_adjust(left=0.14, right=0.98, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    image = ax.imshow(np.log10(np.where(failed, np.nan, grid)), cmap="viridis_r", origin="lower", aspect="auto")
+    fig.colorbar(image, ax=ax, label="log10 W1/sd (lower is better)")
+    for (i, j), value in np.ndenumerate(grid):
+        ax.text(j, i, "failed" if failed[i, j] else f"{value:.3f}", ha="center", va="center", fontsize=9,
+                color="black" if failed[i, j] else "white")
+    ax.set_xticks(range(len(xs)), xs)
+    ax.set_yticks(range(len(ys)), ys)
+    ax.set_xlabel(keys[0])
+    ax.set_ylabel(keys[1])
+    ax.set_title(f"final W1/sd of {grid.size} jobs", fontsize=10)
+    return fig
+
+
+def sweep_bars(labels: list[str], scores: list[float], xlabel: str) -> Figure:
+    """W1/sd of each job as a bar (log scale); a failed job is marked instead."""
+    fig = Figure(figsize=(max(6, 0.6 * len(labels)), 4.5), dpi=100)
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.3, top=0.9)
+    ax = fig.add_subplot()
+    finite = [s for s in scores if np.isfinite(s)]
+    floor = min(finite) / 2 if finite else 1e-3
+    ax.bar(range(len(scores)), [s if np.isfinite(s) else floor for s in scores],
+           color=["tab:blue" if np.isfinite(s) else "tab:red" for s in scores])
+    for i, s in enumerate(scores):
+        ax.text(i, s if np.isfinite(s) else floor, "failed" if not np.isfinite(s) else f"{s:.3f}", ha="center",
+                va="bottom", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("W1/sd (lower is better)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"final W1/sd of {len(scores)} jobs", fontsize=10)
+    return fig

@@ -14,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gan1d.errors import ConfigError
+from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
 USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0]"
@@ -61,16 +62,13 @@ def output_path(out: str | os.PathLike) -> Path:
 def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
     """Write .npy or .csv atomically: a temporary file in the same folder, then a rename."""
     out = output_path(out)
-    tmp = out.with_name(out.name + ".tmp")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_file(out, "wb") as f:
             if out.suffix == ".csv":
                 np.savetxt(f, samples, fmt="%.9g")
             else:
                 np.save(f, samples)
-        os.replace(tmp, out)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise SampleError(f"out={out}: cannot write it ({err.strerror})") from None
     return out
 

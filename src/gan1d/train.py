@@ -3,9 +3,12 @@
 This file only composes and wires: every part is a ``_target_`` in the config (conf/train.yaml).
 """
 
+import json
 import logging
+import math
 import sys
 import warnings
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -14,8 +17,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from gan1d.errors import ConfigError, Diverged, check_config
+from gan1d.files import write_json
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
+log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -48,22 +53,30 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="pkg://gan1d.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
+    """The task function. Returns the final W1/sd, the number a sweeper (e.g. Optuna) minimises."""
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
-        record = train(cfg)
+        return train(cfg).get("w1_over_std", math.nan)
     except ConfigError as err:
-        _fail(err, EXIT_CONFIG, str(err))
+        code, message = EXIT_CONFIG, str(err)
     except Diverged as err:
-        _fail(err, EXIT_DIVERGED, f"training diverged: {err}; metrics.json says status: diverged, and "
-              "checkpoints/last.ckpt is the last good one")
-    return record.get("w1_over_std", float("nan"))
-
-
-def _fail(err: Exception, code: int, message: str) -> None:
-    """One line and an exit code for the user; in a multirun, Hydra reports the job and goes on with the others."""
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        raise err
-    print(f"gan1d: {message}", file=sys.stderr)
-    sys.exit(code)
+        code, message = EXIT_DIVERGED, (f"training diverged: {err}; metrics.json says status: diverged, and "
+                                        "checkpoints/last.ckpt is the last good one")
+    except Exception as err:
+        if not multirun:  # a bug: the traceback is for us
+            raise
+        log.exception("the job failed")
+        code, message = 1, f"{type(err).__name__}: {err}"
+    if not multirun:
+        print(f"gan1d: {message}", file=sys.stderr)
+        sys.exit(code)
+    # In a sweep, one failed job must not stop the others or the summary, so it is recorded, not raised: Hydra's
+    # basic launcher would skip on_multirun_end (and the summary) after a raised job.
+    record = Path(HydraConfig.get().runtime.output_dir) / "metrics.json"
+    if not record.exists() or json.loads(record.read_text()).get("status") == "ok":
+        write_json(record, {"status": "failed", "reason": message})
+    log.error("gan1d: %s", message)
+    return math.nan
 
 
 if __name__ == "__main__":
