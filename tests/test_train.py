@@ -1,6 +1,11 @@
 """Training end to end: in process through train(cfg), and through the real CLI as a user runs it."""
 
 import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -88,15 +93,79 @@ def test_cli_run_sample_round_trip(tmp_path):
     assert np.loadtxt(csv).shape == (7,)
 
 
-def test_cli_multirun_gives_each_job_its_run(tmp_path):
-    sweep = tmp_path / "sweep"
-    proc = run_cli("gan1d.train", "-m", "optim.g_lr=1e-4,1e-3", "steps=10", "log_every=5", "eval_every=10",
-                   "figure_every=10", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """One real 2-job multirun, shared by the tests that read it."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    proc = run_cli("gan1d.train", "-m", "optim.g_lr=1e-4,1e-3", "steps=20", "log_every=5", "eval_every=10",
+                   "figure_every=10", f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return tmp / "sweep"
+
+
+def test_cli_multirun_gives_each_job_its_run(sweep):
     for job in ("0", "1"):
         assert json.loads((sweep / job / "metrics.json").read_text())["status"] == "ok"
         assert list((sweep / job).glob("events.out.tfevents.*"))
     assert read_events(sweep / "1").Tags()["scalars"]
+    assert (sweep / "summary.csv").read_text().count(",ok,") == 2
+
+
+def test_tensorboard_serves_every_job(sweep):
+    """A real tensorboard process on 127.0.0.1, asked through its HTTP data API."""
+    port = free_port()
+    tb = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(sweep), "--host", "127.0.0.1",
+                           "--port", str(port), "--reload_interval", "0"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        runs = wait_for_json(f"{base}/data/runs", until=lambda r: {"0", "1"} <= set(r))
+        assert {"0", "1"} <= set(runs)
+        scalars = get_json(f"{base}/data/plugin/scalars/tags")
+        images = get_json(f"{base}/data/plugin/images/tags")
+        histograms = get_json(f"{base}/data/plugin/histograms/tags")
+        for run in ("0", "1"):
+            assert {"loss/d", "eval/w1_over_std", "eval/ks"} <= set(scalars[run])
+            assert {"pdf_overlay", "loss_curves"} <= set(images[run])
+            assert "generated" in histograms[run]
+        experiment = post_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+        hparams = {h["name"] for h in experiment["hparamInfos"]}
+        assert {"g_lr", "d_lr", "seed", "preprocessor", "loss"} <= hparams
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"hp/w1_over_std", "hp/ks"} <= metrics
+    finally:
+        tb.terminate()
+        tb.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def post_json(url: str, body: dict):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_json(url: str, until, timeout: float = 60):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            value = get_json(url)
+            if until(value) or time.time() > deadline:
+                return value
+        except OSError:
+            if time.time() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")

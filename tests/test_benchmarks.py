@@ -1,0 +1,32 @@
+"""One-seed smoke versions of the benchmarks (slow: run with `pytest -m slow`). They check that the scripts run
+and print their tables; the figures themselves come from the full runs, never from tests."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+@pytest.mark.slow
+def test_quality_benchmark_smoke(tmp_path, capsys):
+    import quality
+
+    table = quality.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--targets", "N(4, 1.25)",
+                          "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
+    assert [(t["preset"], t["seeds"]) for t in table] == [("default", 1), ("seed2017", 1)]
+    assert "| default | N(4, 1.25) | 60 |" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "out" / "quality.json").read_text())
+    assert len(saved["runs"]) == 2 and all(r["w1_over_std"] > 0 for r in saved["runs"])
+    assert (tmp_path / "out" / "quality_overlays.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_throughput_benchmark_smoke(capsys):
+    import throughput
+
+    throughput.main(["--repeats", "1", "--steps", "60", "--presets", "seed2017"])
+    out = capsys.readouterr().out
+    assert "| seed2017 | 60 |" in out and "gan1d / plain" in out
