@@ -37,6 +37,11 @@ def test_train_writes_the_run_record(make_cfg, tmp_path):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 80  # Lightning counts optimizer steps: 2 per iteration
     assert ckpt["gan1d_generator"]["config"]["noise"] == "normal"
+    # Standardisation is wired: generator output and D input use the location and scale estimated from data.
+    state = ckpt["state_dict"]
+    for prefix in ("generator", "generator_ema", "preprocessor"):
+        assert state[f"{prefix}.loc"].item() == pytest.approx(4, abs=0.05)
+        assert state[f"{prefix}.scale"].item() == pytest.approx(1.25, abs=0.03)
 
 
 def test_logs_are_indexed_by_iteration(make_cfg, tmp_path):

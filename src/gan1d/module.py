@@ -54,6 +54,10 @@ class GAN1D(L.LightningModule):
                 m.loc.fill_(loc)
                 m.scale.fill_(scale)
 
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        self.set_location_scale(datamodule.loc, datamodule.scale)
+
     def configure_optimizers(self):
         # fused Adam runs the whole update in one kernel: fewer Python calls on these tiny networks.
         adam = partial(torch.optim.Adam, betas=self.betas, fused=True)
