@@ -10,6 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from conftest import run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -34,6 +35,8 @@ def test_train_writes_the_run_record(make_cfg, tmp_path):
     assert saved["target_mean"] == 4.0 and saved["target_std"] == 1.25
     assert (tmp_path / "pdf_overlay.png").stat().st_size > 10_000
     assert (tmp_path / "loss_curves.png").stat().st_size > 10_000
+    with Image.open(tmp_path / "training.gif") as gif:  # the overlay through training: iterations 20 and 40
+        assert gif.n_frames == 2
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 80  # Lightning counts optimizer steps: 2 per iteration
     assert ckpt["gan1d_generator"]["config"]["noise"] == "normal"

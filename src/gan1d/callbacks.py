@@ -1,5 +1,5 @@
-"""Callbacks: evaluation, pictures and the run record. Each acts only at its own cadence (in iterations), so the
-training loop pays nothing for them in between."""
+"""Callbacks: evaluation, pictures, the run record, checkpoints and graceful stops. Each acts only at its own
+cadence (in iterations), so the training loop pays nothing for them in between."""
 
 import logging
 import os
@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gan1d.errors import Diverged
-from gan1d.files import write_json
+from gan1d.files import atomic_file, write_json
 from gan1d.metrics import Evaluator
 
 log = logging.getLogger(__name__)
@@ -48,28 +48,37 @@ class Evaluation(L.Callback):
 
 
 class PdfOverlay(L.Callback):
-    """Every ``every`` iterations: the target pdf against the generated samples, as a TensorBoard image (the slider
-    shows the evolution); the last one is also saved as ``pdf_overlay.png`` in the run directory."""
+    """Every ``every`` iterations: the target pdf against the generated samples, with D(x) for a per-sample
+    discriminator, as a TensorBoard image (the slider shows the evolution). At the end the run directory gets the
+    last one as ``pdf_overlay.png`` and all of them as an animation, ``training.gif``."""
 
-    def __init__(self, every: int = 500, filename: str = "pdf_overlay.png"):
-        self.every, self.filename = every, filename
+    def __init__(self, every: int = 500, filename: str = "pdf_overlay.png", animation: str = "training.gif"):
+        self.every, self.filename, self.animation = every, filename, animation
+        self.frames = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if not is_due(trainer, pl_module, self.every):
             return
-        from gan1d.figures import pdf_overlay  # matplotlib only once there is something to draw
+        from gan1d.figures import pdf_overlay, save_animation, to_rgb  # matplotlib only once there is a picture
 
         done = pl_module.iteration
         samples = pl_module.generate(trainer.datamodule.eval_noise).cpu().numpy()
-        w1 = pl_module.latest.get("eval/w1_over_std")
-        title = f"iteration {done}" + (f"   W1/sd {float(w1):.4f}" if w1 is not None else "")
+        w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
+        title = f"iteration {done}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
         d_curve = None
         if pl_module.preprocessor.pack == 1:
             d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
-        fig = pdf_overlay(trainer.datamodule.target, samples, title, d_curve)
+        rgb = to_rgb(pdf_overlay(trainer.datamodule.target, samples, title, d_curve))
+        self.frames.append(rgb)
+        pl_module.logger.experiment.add_image("pdf_overlay", rgb, done, dataformats="HWC")
         if done >= trainer.num_training_batches:
-            fig.savefig(Path(trainer.default_root_dir) / self.filename)
-        pl_module.logger.experiment.add_figure("pdf_overlay", fig, done)
+            from PIL import Image
+
+            run_dir = Path(trainer.default_root_dir)
+            with atomic_file(run_dir / self.filename, "wb") as f:
+                Image.fromarray(rgb).save(f, format="PNG")
+            with atomic_file(run_dir / self.animation, "wb") as f:
+                save_animation(self.frames, f)
 
 
 class LossCurves(L.Callback):

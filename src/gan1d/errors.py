@@ -90,6 +90,10 @@ TARGET_RULES = {
     "Uniform": {"low": NUMBER, "high": NUMBER},
     "Mixture": {"weights": (_positives, "a list of positive numbers"), "means": (_numbers, "a list of finite numbers"),
                 "stds": (_positives, "a list of positive numbers")},
+    "Laplace": {"loc": NUMBER, "scale": POSITIVE},
+    "Exponential": {"rate": POSITIVE},
+    "LogNormal": {"mu": NUMBER, "sigma": POSITIVE},
+    "StudentT": {"df": POSITIVE, "loc": NUMBER, "scale": POSITIVE},
 }
 
 

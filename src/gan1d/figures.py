@@ -22,6 +22,24 @@ def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+def to_rgb(fig: Figure) -> np.ndarray:
+    """Render to an (H, W, 3) uint8 array: one draw serves TensorBoard, the PNG and the animation."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def save_animation(frames: list[np.ndarray], file, seconds_per_frame: float = 0.6) -> None:
+    """An animated GIF of the frames (Pillow, which matplotlib already depends on)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(file, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 * seconds_per_frame),
+                   loop=0)
+
+
 def pdf_overlay(target, samples, title: str, d_curve=None) -> Figure:
     """Target pdf, a histogram of the generated samples, the normal fitted to them (the tutorial's picture) and,
     where given, the discriminator's output D(x) on a second axis."""

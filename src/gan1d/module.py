@@ -12,6 +12,7 @@ from functools import partial
 
 import lightning as L
 import torch
+
 from gan1d.errors import Diverged
 from gan1d.losses import LOSSES
 from gan1d.networks import Discriminator, Generator
