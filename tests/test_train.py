@@ -231,3 +231,14 @@ def test_submitit_local_launcher_and_the_slurm_preset(tmp_path):
                   cwd=tmp_path)
     assert cfg.returncode == 0, cfg.stderr
     assert "SlurmLauncher" in cfg.stdout and "cpus_per_task: 1" in cfg.stdout
+
+
+def test_optuna_search_minimises_w1(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    sweep = tmp_path / "search"
+    proc = run_cli("gan1d.train", "hparams_search=optuna_lr", "hydra.sweeper.n_trials=3", "steps=10", "log_every=5",
+                   "eval_every=10", "figure_every=10", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = (sweep / "optimization_results.yaml").read_text()
+    scores = [json.loads((sweep / j / "metrics.json").read_text())["w1_over_std"] for j in ("0", "1", "2")]
+    assert f"best_value: {min(scores)}" in best and "optim.g_lr" in best

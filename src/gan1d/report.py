@@ -125,8 +125,9 @@ def figure(rows: list[dict], keys: list[str]):
     scores = [_score(r) for r in rows]
     if len(keys) == 2:
         xs, ys = (_sort_values({c[k] for c in chosen}) for k in keys)
-        cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores)}
-        return sweep_heatmap([[cells.get((x, y), math.inf) for x in xs] for y in ys], xs, ys, keys)
+        if len(xs) * len(ys) == len(rows):  # a full grid (not, say, an Optuna search's scattered points)
+            cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores)}
+            return sweep_heatmap([[cells[(x, y)] for x in xs] for y in ys], xs, ys, keys)
     labels = [" ".join(c.get(k, "") for k in keys) or r["job"] for c, r in zip(chosen, rows)]
     return sweep_bars(labels, scores, ", ".join(keys) or "job")
 
