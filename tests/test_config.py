@@ -7,13 +7,15 @@ from hydra.utils import instantiate
 import gan1d.conf
 
 CONF = Path(gan1d.conf.__file__).parent
-GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml")) for g in ("target", "preprocessor", "trainer")}
+GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
+          for g in ("target", "preprocessor", "trainer", "loss", "experiment")}
 
 
 def test_every_group_has_its_options():
     assert {"gaussian", "uniform", "mixture"} <= set(GROUPS["target"])
     assert {"raw", "diffs", "variances", "moments"} <= set(GROUPS["preprocessor"])
     assert {"cpu", "gpu"} <= set(GROUPS["trainer"])
+    assert {"non_saturating", "minimax", "lsgan", "hinge", "wgan_gp"} <= set(GROUPS["loss"])
 
 
 @pytest.mark.parametrize("target,preprocessor", itertools.product(GROUPS["target"], GROUPS["preprocessor"]))

@@ -63,7 +63,9 @@ def test_seed_makes_runs_repeatable(make_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("overrides", [["experiment=seed2017", "steps=20"], ["target=mixture", "preprocessor=moments"],
-                                       ["model.loss=hinge", "model.ema=0", "model.r1_gamma=0", "model.g_steps=2"]])
+                                       ["loss=hinge", "model.ema=0", "model.r1_gamma=0", "model.g_steps=2"],
+                                       ["loss=wgan_gp", "preprocessor=variances"], ["loss=minimax"], ["loss=lsgan"],
+                                       ["target=student_t"], ["target=bimodal"]])
 def test_other_recipes_train(make_cfg, tmp_path, overrides):
     assert train(make_cfg(*overrides))["status"] == "ok"
     assert load_generator(tmp_path).sample(3).shape == (3,)  # every recipe's checkpoint loads weights-only

@@ -75,6 +75,7 @@ RULES = {
     "model.d_steps": POSITIVE_INT,
     "model.g_steps": POSITIVE_INT,
     "model.r1_gamma": (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)"),
+    "model.gp_gamma": (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)"),
     "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
     "model.generator.noise": (lambda v: v in NOISE, f"one of {list(NOISE)}"),
     "model.generator.noise_dim": POSITIVE_INT,

@@ -1,7 +1,8 @@
-"""GAN losses on discriminator logits. Each returns (discriminator loss, generator loss) builders.
+"""GAN losses on the discriminator's raw outputs. ``LOSSES[name]`` is (discriminator loss, generator loss).
 
 ``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
-saturating form, whose generator gradient vanishes exactly when the discriminator is winning.
+saturating form, whose generator gradient vanishes exactly when the discriminator is winning; ``wgan`` is the
+Wasserstein critic loss, which needs a gradient penalty (``model.gp_gamma``, see conf/loss/wgan_gp.yaml).
 """
 
 import torch.nn.functional as F
@@ -36,9 +37,18 @@ def g_hinge(fake):
     return -fake.mean()
 
 
+def d_wgan(real, fake):
+    return fake.mean() - real.mean()
+
+
+def g_wgan(fake):
+    return -fake.mean()
+
+
 LOSSES = {
     "non_saturating": (d_non_saturating, g_non_saturating),
     "minimax": (d_non_saturating, g_minimax),
     "lsgan": (d_lsgan, g_lsgan),
     "hinge": (d_hinge, g_hinge),
+    "wgan": (d_wgan, g_wgan),
 }

@@ -32,6 +32,7 @@ class GAN1D(L.LightningModule):
         d_lr: float = 5e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         r1_gamma: float = 1.0,
+        gp_gamma: float = 0.0,
         ema: float = 0.999,
         log_every: int = 50,
     ):
@@ -44,7 +45,7 @@ class GAN1D(L.LightningModule):
         self.d_loss, self.g_loss = LOSSES[loss]
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
-        self.r1_gamma, self.ema, self.log_every = r1_gamma, ema, log_every
+        self.r1_gamma, self.gp_gamma, self.ema, self.log_every = r1_gamma, gp_gamma, ema, log_every
         self._sums = None  # running sums of the logged quantities, kept on the device between log points
         self.latest: dict[str, float] = {}
 
@@ -89,10 +90,13 @@ class GAN1D(L.LightningModule):
         d_real = self.discriminator(self.preprocessor.features(z_real))
         with torch.no_grad():
             fake = self.generator(noise)
-        d_fake = self.discriminator(self.preprocessor(fake))
+        z_fake = self.preprocessor.standardize(fake)
+        d_fake = self.discriminator(self.preprocessor.features(z_fake))
         loss = self.d_loss(d_real, d_fake)
         if self.r1_gamma > 0:
             loss = loss + self.r1_gamma * r1_penalty(d_real, z_real)
+        if self.gp_gamma > 0:
+            loss = loss + self.gp_gamma * gradient_penalty(self.discriminator, self.preprocessor, z_real, z_fake)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         opt.step()
@@ -156,3 +160,13 @@ def r1_penalty(d_real: torch.Tensor, z_real: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): 1/2 E||grad_x D(x)||^2 on real data; keeps D from sharpening without bound."""
     (grad,) = torch.autograd.grad(d_real.sum(), z_real, create_graph=True)
     return 0.5 * grad.pow(2).sum() / d_real.numel()
+
+
+def gradient_penalty(discriminator, preprocessor, z_real: torch.Tensor, z_fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs."""
+    alpha = torch.rand(z_real.shape[0] // preprocessor.pack, 1, device=z_real.device)
+    alpha = alpha.repeat_interleave(preprocessor.pack, 0)  # one mixing weight per pack, which D judges as a whole
+    z_hat = (alpha * z_real.detach() + (1 - alpha) * z_fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(preprocessor.features(z_hat)).sum(), z_hat, create_graph=True)
+    norms = grad.reshape(-1, preprocessor.pack).norm(dim=1)
+    return (norms - 1).pow(2).mean()
