@@ -185,7 +185,7 @@ class Checkpoint(L.Callback):
         path = Path(trainer.default_root_dir) / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # the full state: optimizers and loops, to resume from
         os.replace(tmp, path)
 
 

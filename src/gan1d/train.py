@@ -47,7 +47,8 @@ def train(cfg: DictConfig) -> dict:
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt)
+    # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     return next(c for c in callbacks if isinstance(c, RunRecord)).record
 
 
