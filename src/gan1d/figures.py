@@ -115,7 +115,7 @@ def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys:
     fig.colorbar(image, ax=ax, label="log10 W1/sd (lower is better)")
     for (i, j), value in np.ndenumerate(grid):
         ax.text(j, i, "failed" if failed[i, j] else f"{value:.3f}", ha="center", va="center", fontsize=9,
-                color="black" if failed[i, j] else "white")
+                bbox=dict(facecolor="white", alpha=0.7, linewidth=0))  # readable on light and dark cells
     ax.set_xticks(range(len(xs)), xs)
     ax.set_yticks(range(len(ys)), ys)
     ax.set_xlabel(keys[0])
