@@ -92,7 +92,8 @@ def summarise(rows: list[dict]) -> list[dict]:
                           "worst_min_mode_mass": min(masses) if masses else None,
                           "median_w1_over_std": statistics.median(w1), "worst_w1_over_std": max(w1),
                           "median_ks": statistics.median(ks), "worst_ks": max(ks),
-                          "passed": f"{passed}/{len(group)}", "median_wall_s": statistics.median(r["wall_s"] for r in group)})
+                          "passed": f"{passed}/{len(group)}",
+                          "median_wall_s": statistics.median(r["wall_s"] for r in group)})
     return table
 
 
@@ -116,7 +117,8 @@ def overlay_figure(rows: list[dict], path: Path) -> None:
     first = rows[0]["target"]
     panels = []
     for preset in dict.fromkeys(r["preset"] for r in rows):
-        group = sorted((r for r in rows if r["preset"] == preset and r["target"] == first), key=lambda r: r["w1_over_std"])
+        group = sorted((r for r in rows if r["preset"] == preset and r["target"] == first),
+                       key=lambda r: r["w1_over_std"])
         if not group:
             continue
         r = group[(len(group) - 1) // 2]

@@ -81,9 +81,9 @@ def bench(preset: str, overrides: list[str], repeats: int) -> dict:
             torch.set_num_threads(cfg.threads)
             plain.append(plain_loop(cfg))
             lightning.append(lightning_run(cfg))
-    p, l = statistics.median(plain), statistics.median(lightning)
-    return {"preset": preset, "steps": cfg.steps, "plain_it_s": round(p, 1), "gan1d_it_s": round(l, 1),
-            "ratio": round(l / p, 3), "repeats": repeats}
+    bare, ours = statistics.median(plain), statistics.median(lightning)
+    return {"preset": preset, "steps": cfg.steps, "plain_it_s": round(bare, 1), "gan1d_it_s": round(ours, 1),
+            "ratio": round(ours / bare, 3), "repeats": repeats}
 
 
 def main(argv=None) -> None:

@@ -1,10 +1,9 @@
 import itertools
 from pathlib import Path
 
+import gan1d.conf
 import pytest
 from hydra.utils import instantiate
-
-import gan1d.conf
 
 CONF = Path(gan1d.conf.__file__).parent
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))

@@ -10,8 +10,8 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from conftest import run_cli
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from gan1d.sample import load_generator
