@@ -105,11 +105,14 @@ def test_cli_run_sample_round_trip(tmp_path):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """One real 2-job multirun, shared by the tests that read it."""
+    """One real 2-job multirun, shared by the tests that read it; its jobs run in parallel processes through
+    Hydra's joblib launcher, which this also tests."""
     tmp = tmp_path_factory.mktemp("sweep")
-    proc = run_cli("gan1d.train", "-m", "optim.g_lr=1e-4,1e-3", "steps=20", "log_every=5", "eval_every=10",
-                   "figure_every=10", f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
+    proc = run_cli("gan1d.train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optim.g_lr=1e-4,1e-3",
+                   "steps=20", "log_every=5", "eval_every=10", "figure_every=10", f"hydra.sweep.dir={tmp / 'sweep'}",
+                   cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
     return tmp / "sweep"
 
 
@@ -208,17 +211,6 @@ def test_sweep_summary_lists_every_job_and_failures(tmp_path):
     assert again.returncode == 0 and (sweep / "summary.csv").read_text().splitlines() == lines
     bad = run_cli("gan1d.report", str(tmp_path / "nope"), cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-
-
-def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
-    sweep = tmp_path / "sweep"
-    proc = run_cli("gan1d.train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optim.g_lr=1e-4,1e-3",
-                   "steps=10", "log_every=5", "eval_every=10", "figure_every=10", f"hydra.sweep.dir={sweep}",
-                   cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
-    assert (sweep / "summary.csv").read_text().count(",ok,") == 2
 
 
 def test_submitit_local_launcher_and_the_slurm_preset(tmp_path):
