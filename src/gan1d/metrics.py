@@ -17,9 +17,14 @@ def _numpy(x) -> np.ndarray:
     return torch.as_tensor(x).detach().double().cpu().numpy().ravel()
 
 
+def _reference_sample(target: Target) -> np.ndarray:
+    """A large fixed target sample: its extremes bound the W1 grid (the mass beyond them is ~1e-6, negligible in
+    W1) and its moments stand in for the target's skew and kurtosis."""
+    return _numpy(target.sample(1_000_000, torch.Generator().manual_seed(0)))
+
+
 def _target_range(target: Target) -> tuple[float, float]:
-    # Extremes of a large fixed sample: the target mass beyond them is ~1e-6, negligible in W1.
-    t = _numpy(target.sample(1_000_000, torch.Generator().manual_seed(0)))
+    t = _reference_sample(target)
     return float(t.min()), float(t.max())
 
 
@@ -62,8 +67,9 @@ class Evaluator:
 
     def __init__(self, target: Target):
         self.target = target
-        self.bounds = _target_range(target)
-        self.target_moments = moments(_numpy(target.sample(1_000_000, torch.Generator().manual_seed(1))))
+        reference = _reference_sample(target)  # drawn once: it serves the grid bounds and the moments
+        self.bounds = float(reference.min()), float(reference.max())
+        self.target_moments = moments(reference)
         self.target_moments.update(mean=target.mean, std=target.std)
 
     def __call__(self, samples) -> dict[str, float]:
