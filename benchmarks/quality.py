@@ -2,11 +2,12 @@
 values from each run's checkpoint with gan1d.sample, scores them against the target, and prints a table.
 
     python benchmarks/quality.py [--seeds 10] [--jobs 2] [--presets default seed2017] [--targets ...]
-                                 [--out benchmarks/results]
+                                 [--out benchmarks/results] [--name quality]
 
 Pass = W1/sd <= 0.04 and KS <= 0.02 (sampling noise alone, at 20,000 samples: W1/sd ~0.008, KS ~0.005).
 "least mode mass" (mixtures): the smallest share of samples any mode got, over all seeds (0 = a mode was missed).
-Writes quality.json, quality.md and quality_overlays.png (each preset's median run on the first target) to --out.
+Writes NAME.json, NAME.md, NAME_overlays.png (each preset's median run on the first target) and, for several
+targets, NAME_targets.png (the first preset's median run on each target) to --out; NAME is --name (quality).
 """
 
 import argparse
@@ -108,23 +109,25 @@ def markdown(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def overlay_figure(rows: list[dict], path: Path) -> None:
-    """For each preset, its median run (by W1/sd) on the first target, side by side: a typical seed, not the best."""
+def overlay_figure(rows: list[dict], path: Path, by: str = "preset", ncols: int | None = None) -> None:
+    """One panel per preset on the first target (by="preset"), or per target for the first preset (by="target"),
+    each showing its median run by W1/sd: a typical seed, not the best."""
     import numpy as np
 
-    from gan1d.figures import overlays
+    from gan1d.figures import overlay_data, overlays
 
-    first = rows[0]["target"]
+    other = "target" if by == "preset" else "preset"
+    first = rows[0][other]
     panels = []
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        group = sorted((r for r in rows if r["preset"] == preset and r["target"] == first),
-                       key=lambda r: r["w1_over_std"])
+    for name in dict.fromkeys(r[by] for r in rows):
+        group = sorted((r for r in rows if r[by] == name and r[other] == first), key=lambda r: r["w1_over_std"])
         if not group:
             continue
         r = group[(len(group) - 1) // 2]
-        title = f"{preset}, seed {r['seed']} (median of {len(group)}): W1/sd {r['w1_over_std']:.4f}, KS {r['ks']:.4f}"
-        panels.append((_target(first), np.load(Path(r["run_dir"]) / "samples.npy"), title))
-    overlays(panels, ncols=len(panels)).savefig(path)
+        title = (f"{r['preset']}, {r['target']}, seed {r['seed']} (median of {len(group)}): "
+                 f"W1/sd {r['w1_over_std']:.4f}, KS {r['ks']:.4f}")
+        panels.append(overlay_data(_target(r["target"]), np.load(Path(r["run_dir"]) / "samples.npy"), title))
+    overlays(panels, ncols=ncols or len(panels)).savefig(path)
 
 
 def _target(name: str):
@@ -144,6 +147,7 @@ def main(argv=None) -> list[dict]:
                     help="for every preset (default: the three Gaussians for default, N(4, 1.25) for the others)")
     ap.add_argument("--steps", type=int, default=None, help="override every preset's iterations (smoke tests)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--name", default="quality", help="file names in --out: NAME.json, NAME.md, NAME_overlays.png")
     ap.add_argument("--runs", type=Path, default=Path("outputs/benchmarks/quality"), help="where the runs go")
     ap.add_argument("--reuse", action="store_true", help="score runs already finished in --runs instead of retraining")
     args = ap.parse_args(argv)
@@ -161,9 +165,11 @@ def main(argv=None) -> list[dict]:
     print(f"\n{len(jobs)} runs in {time.perf_counter() - start:.0f} s; pass = W1/sd <= {W1_BAR} and KS <= {KS_BAR} "
           f"on {N_SAMPLES} samples from gan1d.sample")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps({"table": table, "runs": rows}, indent=2) + "\n")
-    (args.out / "quality.md").write_text(md + "\n")
-    overlay_figure(rows, args.out / "quality_overlays.png")
+    (args.out / f"{args.name}.json").write_text(json.dumps({"table": table, "runs": rows}, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(md + "\n")
+    overlay_figure(rows, args.out / f"{args.name}_overlays.png")
+    if len({r["target"] for r in rows if r["preset"] == rows[0]["preset"]}) > 1:  # a gallery of the targets
+        overlay_figure(rows, args.out / f"{args.name}_targets.png", by="target", ncols=2)
     return table
 
 

@@ -1,17 +1,21 @@
 """Training speed: gan1d's real training path against a plain PyTorch loop of the same recipe.
 
     python benchmarks/throughput.py [--repeats 5] [--steps N] [--presets default seed2017] [--accelerator gpu]
+                                    [--startup-repeats 3] [--json FILE]
 
 The Lightning side is ``gan1d.train.train(cfg)`` exactly as the CLI builds it, with the default logging, evaluation,
 figure and progress-bar cadence; its speed is the run record's ``steps_per_s`` (first iteration to the end, start-up
 excluded). The plain side is a bare ``for`` loop over the very same networks, data stream, losses, R1/EMA and
 optimizers, built from the same config, with nothing else. Both run interleaved, ``repeats`` times each; the table
-shows medians and the ratio Lightning / plain (1.0 = the framework costs nothing).
+shows medians and the ratio Lightning / plain (1.0 = the framework costs nothing). Then start-up: the time a fresh
+interpreter takes to import torch and lightning, against the time from the command to gan1d's first iteration.
 """
 
 import argparse
 import json
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +25,7 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from gan1d.module import r1_penalty
+from gan1d.module import gradient_norm_penalty
 from gan1d.train import train
 
 PRESETS = {"default": [], "seed2017": ["experiment=seed2017"]}
@@ -40,33 +44,66 @@ def plain_loop(cfg) -> float:
     model.set_location_scale(datamodule.loc, datamodule.scale)
     G, D, pre, ema = model.generator, model.discriminator, model.preprocessor, model.generator_ema
     opt_g, opt_d = model.configure_optimizers()
-    stream = iter(datamodule.train_dataloader())
     device = model.generator.loc.device
+    t = 0
     start = time.perf_counter()
-    for t in range(cfg.steps):
-        real, noise = (b.to(device, non_blocking=True) for b in next(stream))
-        z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
-        d_real = D(pre.features(z))
-        with torch.no_grad():
-            fake = G(noise[0])
-        loss_d = model.d_loss(d_real, D(pre(fake)))
-        if model.r1_gamma > 0:
-            loss_d = loss_d + model.r1_gamma * r1_penalty(d_real, z)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_g = model.g_loss(D(pre(G(noise[1]))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        if ema is not None:
+    # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
+    for reals, noises in datamodule.train_dataloader():
+        for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True)):
+            z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
+            d_real = D(pre.features(z))
             with torch.no_grad():
-                decay = min(model.ema, (1 + t) / (10 + t))
-                for avg, p in zip(ema.parameters(), G.parameters()):
-                    avg.lerp_(p, 1 - decay)
+                fake = G(noise[0])
+            loss_d = model.d_loss(d_real, D(pre(fake)))
+            if model.r1_gamma > 0:
+                loss_d = loss_d + model.r1_gamma * gradient_norm_penalty(d_real, z)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = model.g_loss(D(pre(G(noise[1]))))
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            if ema is not None:
+                with torch.no_grad():
+                    decay = min(model.ema, (1 + t) / (10 + t))
+                    for avg, p in zip(ema.parameters(), G.parameters()):
+                        avg.lerp_(p, 1 - decay)
+            t += 1
     if device.type == "cuda":
         torch.cuda.synchronize()
     return cfg.steps / (time.perf_counter() - start)
+
+
+# Start-up, timed inside a fresh interpreter from its first line: to the end of `import torch, lightning`, and to
+# the start of gan1d.train's first iteration (the moment the run record starts its clock).
+IMPORTS = "import time; t0 = time.perf_counter(); import torch, lightning; print(time.perf_counter() - t0)"
+FIRST_ITERATION = """import time; t0 = time.perf_counter()
+import runpy, sys
+from gan1d.callbacks import RunRecord
+start = RunRecord.on_train_batch_start
+def first(self, *args):
+    if self.first_step is None:
+        print("FIRST_ITERATION_S", time.perf_counter() - t0, flush=True)
+    start(self, *args)
+RunRecord.on_train_batch_start = first
+sys.argv = ["gan1d.train", "steps=1", "hydra.run.dir=" + sys.argv[1]]
+runpy.run_module("gan1d.train", run_name="__main__")
+"""
+
+
+def startup(repeats: int) -> dict:
+    """Median seconds to import torch and lightning, and from the command to gan1d's first iteration."""
+    imports, first = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            imports.append(float(subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True,
+                                                check=True).stdout.split()[-1]))
+            out = subprocess.run([sys.executable, "-c", FIRST_ITERATION, f"{tmp}/{r}"], capture_output=True,
+                                 text=True, check=True).stdout
+            first.append(float(re.search(r"FIRST_ITERATION_S ([0-9.]+)", out).group(1)))  # amid the bar's output
+    return {"import_torch_lightning_s": round(statistics.median(imports), 2),
+            "to_first_iteration_s": round(statistics.median(first), 2), "repeats": repeats}
 
 
 def lightning_run(cfg) -> float:
@@ -92,6 +129,7 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=None, help="iterations per run (default: each preset's own)")
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     ap.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    ap.add_argument("--startup-repeats", type=int, default=3, help="0 skips the start-up timing")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = ap.parse_args(argv)
     extra = [f"trainer.accelerator={args.accelerator}"] + ([f"steps={args.steps}"] if args.steps else [])
@@ -105,8 +143,15 @@ def main(argv=None) -> None:
         rows.append(row)
         print(f"| {name} | {row['steps']} | {row['plain_it_s']} | {row['gan1d_it_s']} | {row['ratio']:.2f} |")
         sys.stdout.flush()
+    result = {"device": device, "rows": rows}
+    if args.startup_repeats:
+        result["startup"] = times = startup(args.startup_repeats)
+        print(f"\nstart-up (median of {args.startup_repeats}): import torch, lightning "
+              f"{times['import_torch_lightning_s']} s; python -m gan1d.train to its first iteration "
+              f"{times['to_first_iteration_s']} s "
+              f"({times['to_first_iteration_s'] / times['import_torch_lightning_s']:.2f}x)")
     if args.json:
-        args.json.write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def run_cli(module: str, *args: str, cwd, timeout: int = 300) -> subprocess.Comp
 
 
 class SignalAt(L.Callback):
-    """Test helper: sends this process a real signal at a given iteration, as a user's Ctrl-C or a scheduler would."""
+    """Test helper: sends this process a real signal at a given iteration (a batch end), as a user's Ctrl-C or a
+    scheduler would."""
 
     def __init__(self, iteration: int, signum: int = signal.SIGINT):
         self.iteration, self.signum = iteration, signum
@@ -43,7 +44,7 @@ class SignalAt(L.Callback):
 
 
 class PoisonAt(L.Callback):
-    """Test helper: turns one generator weight into NaN at a given iteration."""
+    """Test helper: turns one generator weight into NaN at a given iteration (a batch end)."""
 
     def __init__(self, iteration: int):
         self.iteration = iteration

@@ -30,3 +30,14 @@ def test_throughput_benchmark_smoke(capsys):
     throughput.main(["--repeats", "1", "--steps", "60", "--presets", "seed2017"])
     out = capsys.readouterr().out
     assert "| seed2017 | 60 |" in out and "gan1d / plain" in out
+
+
+@pytest.mark.slow
+def test_scaling_benchmark_smoke(tmp_path, capsys):
+    import scaling
+
+    rows = scaling.main(["--steps", "50", "--batches", "64", "128", "--widths", "32", "--out", str(tmp_path)])
+    assert [(r["batch"], r["width"]) for r in rows] == [(64, 64), (128, 64), (256, 32)]
+    assert all(r["it_s"] > 0 and r["peak_mib"] >= 0 for r in rows)
+    assert "| 128 | 64 |" in capsys.readouterr().out
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000

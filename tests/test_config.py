@@ -5,6 +5,8 @@ import gan1d.conf
 import pytest
 from hydra.utils import instantiate
 
+from gan1d.errors import ConfigError, check_config
+
 CONF = Path(gan1d.conf.__file__).parent
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
           for g in ("target", "preprocessor", "trainer", "loss", "experiment")}
@@ -31,7 +33,15 @@ def test_every_target_and_preprocessor_composes_and_builds(make_cfg, target, pre
 def test_trainer_options_compose(make_cfg, trainer):
     cfg = make_cfg(f"trainer={trainer}")
     assert cfg.trainer.accelerator == {"default": "cpu"}.get(trainer, trainer)
-    assert cfg.trainer.limit_train_batches == cfg.steps  # iterations, not Lightning's optimizer steps
+
+
+
+def test_iterations_per_batch_fits_every_cadence(make_cfg):
+    assert make_cfg(shrink=False).iterations_per_batch == 50  # log 50, eval 250, figure 500, checkpoint 500
+    assert make_cfg("log_every=30", "eval_every=90", "checkpoint_every=300", shrink=False).iterations_per_batch == 10
+    assert make_cfg("log_every=7", shrink=False).iterations_per_batch == 1
+    with pytest.raises(ConfigError, match=r"^log_every=7 must be a multiple of iterations_per_batch=5"):
+        check_config(make_cfg("log_every=7", "iterations_per_batch=5"))
 
 
 def test_user_keys_have_the_documented_names(make_cfg):

@@ -8,6 +8,7 @@ import torch
 
 from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
 from gan1d.metrics import Evaluator, ks, wasserstein1
+from gan1d.module import gradient_norm_penalty, gradient_penalty
 from gan1d.networks import Discriminator, Generator
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
 from gan1d.targets import Exponential, Gaussian, Laplace, LogNormal, Mixture, StudentT, Uniform
@@ -82,43 +83,72 @@ def test_networks_shapes_and_output_affine():
         Generator(activations="nope")
 
 
+def stream(seed=0, steps=100, per_batch=1, **kw):
+    return MinibatchStream(Gaussian(), batch_size=16, noise="normal", noise_dim=2, d_steps=3, g_steps=2, seed=seed,
+                           steps=steps, iterations_per_batch=per_batch, **kw)
+
+
+def test_gradient_norm_penalty_of_a_linear_discriminator():
+    z = torch.randn(32, 1, requires_grad=True)
+    assert gradient_norm_penalty(3.0 * z.squeeze(1), z).item() == pytest.approx(0.5 * 3.0**2)  # 1/2 E|dD/dx|^2
+
+
+@pytest.mark.parametrize("slope,two_sided,one_sided", [(0.5, 0.25, 0.0), (3.0, 4.0, 4.0)])
+def test_gradient_penalty_one_and_two_sided(slope, two_sided, one_sided):
+    linear = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        linear.weight.fill_(slope)
+    pre = Raw()
+    real, fake = torch.randn(64, 1), torch.randn(64, 1)
+    critic = lambda f: linear(f).squeeze(1)  # noqa: E731
+    assert gradient_penalty(critic, pre, real, fake, one_sided=False).item() == pytest.approx(two_sided)
+    assert gradient_penalty(critic, pre, real, fake, one_sided=True).item() == pytest.approx(one_sided)
+
+
 def test_stream_shapes_and_distinct_seeds():
-    t = Gaussian()
-    stream = MinibatchStream(t, batch_size=16, noise="normal", noise_dim=2, d_steps=3, g_steps=2, seed=0)
-    items = iter(stream)
-    real, noise = next(items)
-    assert real.shape == (3, 16, 1) and noise.shape == (5, 16, 2)
-    assert not torch.equal(real, next(items)[0])
-    again, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=0)))
-    other_seed, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=1)))
-    other_rank, _ = next(iter(MinibatchStream(t, 16, "normal", 2, 3, 2, seed=0, rank=1)))
+    batches = iter(stream(per_batch=4))
+    real, noise = next(batches)
+    assert real.shape == (4, 3, 16, 1) and noise.shape == (4, 5, 16, 2)  # iterations, steps, batch, features
+    assert not torch.equal(real, next(batches)[0])
+    again, _ = next(iter(stream(per_batch=4)))
+    other_seed, _ = next(iter(stream(seed=1, per_batch=4)))
+    other_rank, _ = next(iter(stream(rank=1, per_batch=4)))
     assert torch.equal(real, again)
     assert not torch.equal(real, other_seed) and not torch.equal(real, other_rank)
     assert len({stream_seed(0, p, r) for p in (0, 1) for r in range(4)}) == 8
 
 
+def test_stream_data_does_not_depend_on_batching_and_ends_at_steps():
+    one_by_one = [torch.cat(b) for b in zip(*stream(steps=10))]
+    in_fours = list(stream(steps=10, per_batch=4))
+    assert [len(real) for real, _ in in_fours] == [4, 4, 2]  # the last batch stops at `steps`
+    assert all(torch.equal(a, torch.cat(b)) for a, b in zip(one_by_one, zip(*in_fours)))
+
+
 def test_stream_resumes_where_it_stopped():
-    t = Gaussian()
-    whole = iter(MinibatchStream(t, 8, "normal", 1, 1, 1, seed=0))
-    fifth = [next(whole) for _ in range(5)][-1]
-    resumed = next(iter(MinibatchStream(t, 8, "normal", 1, 1, 1, seed=0, start=4)))
-    assert all(torch.equal(a, b) for a, b in zip(fifth, resumed))
+    whole = list(stream(steps=12, per_batch=4))
+    resumed = list(stream(steps=12, per_batch=4, start=4))
+    assert len(resumed) == 2 and all(torch.equal(a, b) for a, b in zip(whole[1], resumed[0]))
+    odd = list(stream(steps=12, per_batch=4, start=6))  # from mid-batch: the first batch ends where batches end
+    assert [len(real) for real, _ in odd] == [2, 4] and torch.equal(odd[0][0], whole[1][0][2:])
 
 
 def test_stream_workers_share_out_the_same_items():
-    one = iter(StreamDataModule(Gaussian(), batch_size=8, num_workers=0, seed=0).train_dataloader())
-    two = iter(StreamDataModule(Gaussian(), batch_size=8, num_workers=2, seed=0).train_dataloader())
-    for _ in range(4):  # the data does not depend on the number of workers, and no two workers repeat an item
-        a, b = next(one), next(two)
-        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    def loader(workers):
+        dm = StreamDataModule(Gaussian(), steps=16, batch_size=8, iterations_per_batch=2, num_workers=workers)
+        return list(dm.train_dataloader())
+
+    one, two = loader(0), loader(2)
+    assert len(one) == len(two) == 8  # no two workers repeat a batch, and the data does not depend on how many
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, two))
 
 
 def test_datamodule_estimates_scale_from_samples_not_config():
-    dm = StreamDataModule(Gaussian(10, 3), seed=0)
+    dm = StreamDataModule(Gaussian(10, 3), steps=1, seed=0)
     assert dm.loc == pytest.approx(10, abs=0.1) and dm.scale == pytest.approx(3, rel=0.03)
     assert dm.loc != 10 and dm.scale != 3
     assert dm.eval_noise.shape == (20_000, 1)
-    off = StreamDataModule(Gaussian(10, 3), standardize=False)
+    off = StreamDataModule(Gaussian(10, 3), steps=1, standardize=False)
     assert (off.loc, off.scale) == (0.0, 1.0)
 
 

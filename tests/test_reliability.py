@@ -109,8 +109,8 @@ def test_sample_rejects_junk_checkpoints(tmp_path, capsys):
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
-    cfg = make_cfg("steps=60", "checkpoint_every=10", "+callbacks.poison._target_=conftest.PoisonAt",
-                   "+callbacks.poison.iteration=25")
+    cfg = make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5",
+                   "+callbacks.poison._target_=conftest.PoisonAt", "+callbacks.poison.iteration=25")
     with pytest.raises(Diverged, match="between iterations 21 and 30"):
         train(cfg)
     record = json.loads((tmp_path / "metrics.json").read_text())
@@ -131,10 +131,11 @@ def test_divergence_through_the_cli_is_one_line(tmp_path):
 
 def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path):
     steps = ["steps=60", "checkpoint_every=1000"]
-    train(make_cfg(*steps, f"run_dir={tmp_path / 'whole'}"))
+    train(make_cfg(*steps, f"run_dir={tmp_path / 'whole'}"))  # 10 iterations per batch
     with pytest.raises(SystemExit):  # Lightning's graceful shutdown after a KeyboardInterrupt exits with 1
-        train(make_cfg(*steps, f"run_dir={tmp_path / 'cut'}", "+callbacks.kill._target_=conftest.SignalAt",
-                       "+callbacks.kill.iteration=23"))
+        # One iteration per batch, to stop off the other runs' batch ends: the data must not depend on batching.
+        train(make_cfg(*steps, f"run_dir={tmp_path / 'cut'}", "iterations_per_batch=1",
+                       "+callbacks.kill._target_=conftest.SignalAt", "+callbacks.kill.iteration=23"))
     record = json.loads((tmp_path / "cut" / "metrics.json").read_text())
     assert record["status"] == "interrupted" and record["steps"] == 23
     resumed = train(make_cfg(*steps, f"run_dir={tmp_path / 'resumed'}", f"ckpt_path={tmp_path / 'cut'}"))

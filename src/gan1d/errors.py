@@ -57,6 +57,7 @@ POSITIVE = (_positive, "a positive finite number")
 NUMBER = (_number, "a finite number")
 ACTIVATION = (_activations, f"one of {sorted(ACTIVATIONS)}, or a list of them, one per hidden layer")
 
+CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every")
 RULES = {
     "seed": (_integer, "an integer"),
     "steps": POSITIVE_INT,
@@ -64,6 +65,8 @@ RULES = {
     "log_every": POSITIVE_INT,
     "eval_every": POSITIVE_INT,
     "figure_every": POSITIVE_INT,
+    "checkpoint_every": POSITIVE_INT,
+    "iterations_per_batch": POSITIVE_INT,
     "optim.g_lr": POSITIVE,
     "optim.d_lr": POSITIVE,
     "optim.betas": (_betas, "two numbers in [0, 1), e.g. [0.5,0.999]"),
@@ -75,7 +78,9 @@ RULES = {
     "model.d_steps": POSITIVE_INT,
     "model.g_steps": POSITIVE_INT,
     "model.r1_gamma": (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)"),
+    "model.r2_gamma": (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)"),
     "model.gp_gamma": (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)"),
+    "model.gp_one_sided": (lambda v: isinstance(v, bool), "true or false"),
     "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
     "model.generator.noise": (lambda v: v in NOISE, f"one of {list(NOISE)}"),
     "model.generator.noise_dim": POSITIVE_INT,
@@ -110,6 +115,11 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def _check_relations(cfg: DictConfig) -> None:
+    n = cfg.iterations_per_batch
+    for key in CADENCES:
+        if cfg[key] % n:
+            raise ConfigError(f"{key}={cfg[key]} must be a multiple of iterations_per_batch={n} (a batch of "
+                              "iterations runs whole); leave iterations_per_batch out and it fits the cadences")
     pack, batch = cfg.preprocessor.pack, cfg.data.batch_size
     if batch % pack:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")

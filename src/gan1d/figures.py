@@ -1,20 +1,24 @@
 """Matplotlib figures: the generated distribution against the target, and the loss curves.
 
 Figures are built with the object-oriented API (``matplotlib.figure.Figure``), never pyplot's global state, so
-nothing needs a display and nothing leaks between runs.
+nothing needs a display and nothing leaks between runs. Drawing needs numpy and matplotlib only (the training run
+draws in a separate process that imports just those); torch is imported where target data is computed.
 """
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+from typing import NamedTuple  # noqa: E402
+
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 
 def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
     """Wide enough for the target's bulk and most generated samples, without letting outliers squash the plot."""
+    import torch
+
     t = target.sample(20_000, torch.Generator().manual_seed(0)).numpy()
     lo = min(np.quantile(t, 0.0005), np.quantile(samples, 0.001))
     hi = max(np.quantile(t, 0.9995), np.quantile(samples, 0.999))
@@ -40,44 +44,70 @@ def save_animation(frames: list[np.ndarray], file, seconds_per_frame: float = 0.
                    loop=0)
 
 
-def pdf_overlay(target, samples, title: str, d_curve=None) -> Figure:
+class OverlayData(NamedTuple):
+    """What an overlay shows, as plain arrays: computed where the target and the discriminator live, then drawn
+    anywhere (the training run draws in a separate process, see Painter)."""
+
+    x: np.ndarray
+    pdf: np.ndarray  # the target's pdf at x
+    samples: np.ndarray
+    title: str
+    d: np.ndarray | None = None  # the discriminator's D(x) at x, for a per-sample discriminator
+
+
+def overlay_data(target, samples, title: str, d_curve=None) -> OverlayData:
+    import torch
+
+    samples = np.asarray(samples, dtype=np.float64)
+    lo, hi = plot_range(target, samples)
+    x = np.linspace(lo, hi, 400)
+    d = None if d_curve is None else np.asarray(d_curve(x))
+    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d)
+
+
+def pdf_overlay(data: OverlayData) -> Figure:
     """Target pdf, a histogram of the generated samples, the normal fitted to them (the tutorial's picture) and,
     where given, the discriminator's output D(x) on a second axis."""
     fig = Figure(figsize=(7, 4.2), dpi=100)
     fig.subplots_adjust(left=0.09, right=0.91, bottom=0.12, top=0.92)  # fixed: tight_layout costs a whole draw
-    draw_overlay(fig.add_subplot(), target, samples, title, d_curve)
+    draw_overlay(fig.add_subplot(), data)
     return fig
 
 
-def overlays(panels: list[tuple], ncols: int = 2) -> Figure:
-    """Several overlays in one figure, e.g. two recipes side by side: ``panels`` holds (target, samples, title)."""
+def overlay_rgb(data: OverlayData) -> np.ndarray:
+    return to_rgb(pdf_overlay(data))
+
+
+def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
+    """Several overlays in one figure, e.g. two recipes side by side."""
     nrows = -(-len(panels) // ncols)
     fig = Figure(figsize=(6 * ncols, 3.8 * nrows), dpi=100)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.92, wspace=0.18, hspace=0.35)
-    for ax, (target, samples, title) in zip(fig.subplots(nrows, ncols, squeeze=False).ravel(), panels):
-        draw_overlay(ax, target, samples, title)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, data in zip(axes, panels):
+        draw_overlay(ax, data)
+    for ax in axes[len(panels):]:  # a last row that is not full
+        ax.set_visible(False)
     return fig
 
 
-def draw_overlay(ax, target, samples, title: str, d_curve=None) -> None:
-    samples = np.asarray(samples, dtype=np.float64)
-    lo, hi = plot_range(target, samples)
-    x = np.linspace(lo, hi, 400)
+def draw_overlay(ax, data: OverlayData) -> None:
+    x, samples, (lo, hi) = data.x, data.samples, (data.x[0], data.x[-1])
     # One stairs artist instead of ax.hist's one rectangle per bar: several times faster to build and draw.
     density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
     ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
-    ax.plot(x, target.pdf(torch.from_numpy(x)).numpy(), color="tab:blue", lw=2, label="target pdf")
+    ax.plot(x, data.pdf, color="tab:blue", lw=2, label="target pdf")
     mu, sd = samples.mean(), max(samples.std(), 1e-12)
     fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
     ax.plot(x, fitted, color="tab:red", ls="--", lw=1.2, label=f"normal fit to generated ({mu:.2f}, {sd:.2f})")
     ax.set_xlim(lo, hi)
     ax.set_xlabel("x")
     ax.set_ylabel("density")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(data.title, fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
-    if d_curve is not None:
+    if data.d is not None:
         ax2 = ax.twinx()
-        h = ax2.plot(x, d_curve(x), color="tab:green", lw=1, alpha=0.8, label="D(x)")
+        h = ax2.plot(x, data.d, color="tab:green", lw=1, alpha=0.8, label="D(x)")
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("D(x): probability real")
         handles, labels = handles + h, labels + ["D(x)"]
