@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
+from throughput import make_cfg  # this folder's throughput.py: the same config, composed the same way
 
 from gan1d.train import train
 
@@ -38,12 +38,10 @@ def peak_memory_mib(gpu: bool) -> float:
 
 def run_point(batch: int, width: int, steps: int, accelerator: str) -> dict:
     """One run, in a fresh process (see main), so that its peak memory is its own."""
-    with tempfile.TemporaryDirectory() as tmp, initialize_config_module("gan1d.conf", version_base="1.3"):
-        cfg = compose("train", overrides=[f"steps={steps}", f"data.batch_size={batch}", f"run_dir={tmp}",
-                                          f"model.generator.hidden=[{width},{width}]",
-                                          f"model.discriminator.hidden=[{width},{width}]",
-                                          f"trainer.accelerator={accelerator}"])
-        record = train(cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        record = train(make_cfg([f"steps={steps}", f"data.batch_size={batch}", f"trainer.accelerator={accelerator}",
+                                 f"model.generator.hidden=[{width},{width}]",
+                                 f"model.discriminator.hidden=[{width},{width}]"], tmp))
     its = record["steps_per_s"]
     return {"batch": batch, "width": width, "it_s": its, "samples_s": round(its * batch),
             "peak_mib": round(peak_memory_mib(accelerator == "gpu"), 1)}

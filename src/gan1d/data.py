@@ -53,10 +53,11 @@ class MinibatchStream(IterableDataset):
     def __iter__(self):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if self.start >= self.steps:  # resumed at the end
+            return
         every = self.iterations_per_batch
         # Batches end on multiples of iterations_per_batch, where the cadences fall, even after resuming elsewhere.
         firsts = [self.start, *range((self.start // every + 1) * every, self.steps, every)]
-        firsts = firsts if self.start < self.steps else []
         # DataLoader takes batches from its workers in turn, so worker w serves batches w, w + W, w + 2W, ...
         yield from map(self.batch, firsts[worker::workers])
 
