@@ -193,3 +193,27 @@ def test_student_t_matches_scipy():
     assert stats.kstest(x, stats.t(3, 0.5, 2).cdf).statistic < 0.01
     grid = np.linspace(-10, 10, 41)
     assert np.allclose(t.cdf(torch.from_numpy(grid)).numpy(), stats.t(3, 0.5, 2).cdf(grid), atol=1e-12)
+
+
+@pytest.mark.parametrize("executable", ["python", "/nonexistent/python", "/bin/true"],
+                         ids=["drawing process", "cannot start", "dies at once"])
+def test_painter_never_blocks_and_never_loses_a_figure(monkeypatch, executable):
+    from gan1d import callbacks
+    from gan1d.callbacks import Painter
+    from gan1d.figures import OverlayData, overlay_png
+
+    x = np.linspace(-3, 3, 50)
+    data = OverlayData(x, np.exp(-x**2 / 2), np.random.default_rng(0).normal(size=500), "test")
+    if executable != "python":
+        monkeypatch.setattr(callbacks.sys, "executable", executable)
+    painter = Painter(background=True)
+    try:
+        figure = painter.draw(overlay_png, data)
+        if executable == "python":
+            assert not figure.done()  # queued while the process starts: training goes on meanwhile
+        assert np.array_equal(figure.result(timeout=120), overlay_png(data))
+        broken = painter.draw(overlay_png, None)  # a drawing error reaches whoever reads the figure
+        with pytest.raises(AttributeError):
+            broken.result(timeout=120)
+    finally:
+        painter.close()

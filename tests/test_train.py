@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.request
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -53,6 +54,48 @@ def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg,
                        f"run_dir={tmp_path / str(background)}"))  # 3 figures: enough for a drawing process
     images = [np.asarray(Image.open(tmp_path / str(b) / "pdf_overlay.png")) for b in (True, False)]
     assert np.array_equal(*images)
+
+
+class WrapperProbe(L.Callback):
+    """Records whether gan1d called backward and the optimizer step directly (see lightning_wrappers_idle)."""
+
+    last = None
+
+    def __init__(self):
+        WrapperProbe.last = self
+        self.direct = None
+
+    def on_train_batch_start(self, trainer, pl_module, *args):
+        self.direct = pl_module._direct
+
+
+class HookUser(WrapperProbe):
+    """A user's callback on Lightning's backward and optimizer-step hooks: they must still be called."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = {"on_after_backward": 0, "on_before_optimizer_step": 0}
+
+    def on_after_backward(self, trainer, pl_module):
+        self.calls["on_after_backward"] += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        self.calls["on_before_optimizer_step"] += 1
+
+
+def test_lightning_wrappers_are_skipped_only_when_idle_and_change_nothing(make_cfg, tmp_path):
+    states, probes = {}, {}
+    for probe in ("WrapperProbe", "HookUser"):
+        train(make_cfg("steps=20", "model.d_steps=2", f"+callbacks.probe._target_=test_train.{probe}",
+                       f"run_dir={tmp_path / probe}"))
+        states[probe] = torch.load(tmp_path / probe / "checkpoints" / "last.ckpt", weights_only=True)
+        probes[probe] = WrapperProbe.last
+    assert probes["WrapperProbe"].direct is True
+    assert probes["HookUser"].direct is False  # a callback on the wrappers' hooks sends gan1d through them
+    assert probes["HookUser"].calls == {"on_after_backward": 60, "on_before_optimizer_step": 60}  # 3 steps x 20
+    direct, wrapped = states["WrapperProbe"], states["HookUser"]
+    assert direct["global_step"] == wrapped["global_step"] == 60
+    assert all(torch.equal(direct["state_dict"][k], wrapped["state_dict"][k]) for k in direct["state_dict"])
 
 
 def test_logs_are_indexed_by_iteration(make_cfg, tmp_path):

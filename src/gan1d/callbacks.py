@@ -1,13 +1,17 @@
 """Callbacks: evaluation, pictures, the run record, checkpoints and graceful stops. Each acts only at its own
 cadence (in iterations), so the training loop pays nothing for them in between."""
 
+import io
 import logging
-import multiprocessing
 import os
+import pickle
+import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import lightning as L
@@ -46,7 +50,7 @@ class Evaluation(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if not is_due(trainer, pl_module, self.every):
             return
-        samples = pl_module.generate(trainer.datamodule.eval_noise)
+        samples = pl_module.evaluation_samples()
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
@@ -55,57 +59,77 @@ class Evaluation(L.Callback):
 
 class Painter:
     """Draws figures in a separate process, so training never waits for matplotlib: on these small networks one
-    figure costs as much as 30 iterations. ``draw(fn, *args)`` returns a Future of ``fn(*args)``; ``fn`` must be a
-    module-level function of plain arrays (it is pickled). ``background=False`` draws in this process instead.
+    figure costs as much as 30 iterations. ``draw(fn, *args)`` returns at once with a Future of ``fn(*args)``;
+    ``fn`` must be a module-level function of plain arrays (it is pickled). ``background=False`` draws in the
+    calling thread instead.
 
-    The process comes from a fork server that has imported gan1d.figures (matplotlib) once, so a second run in the
-    same process (a sweep) starts its painter in milliseconds; the first waits for the server's imports, on another
-    thread. It ignores Ctrl-C and SIGTERM, which the training process handles (GracefulStop).
+    The process is a fresh interpreter that imports numpy and matplotlib only (``gan1d.figures.serve``), started
+    on a thread of its own; figures asked for before it is up wait in a queue, not in the training loop. It is not
+    a multiprocessing pool on purpose: those children re-import the main script (torch, Lightning, and whatever the
+    script does at import). It runs in a session of its own, so a Ctrl-C at the terminal reaches the training
+    process alone (GracefulStop). If it cannot start or dies, the thread draws instead: figures are never lost.
     """
 
     def __init__(self, background: bool = True):
-        self.pool = None
-        methods = multiprocessing.get_all_start_methods()
-        # A process of joblib's loky launcher has a start method of its own, which its children cannot re-create.
-        if background and multiprocessing.get_start_method(allow_none=True) not in (None, *methods):
-            background = False
-        self.starting = threading.Thread(target=self._start, args=(methods,), daemon=True) if background else None
-        if self.starting is not None:
-            # Started aside: the first process from a fork server waits for its imports (seconds), training need not.
-            self.starting.start()
-
-    def _start(self, methods: list[str]) -> None:
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            context.set_forkserver_preload(["gan1d.figures"])
-        pool = ProcessPoolExecutor(1, mp_context=context, initializer=_ignore_stop_signals)
-        try:
-            pool.submit(int).result()  # the process is up
-            self.pool = pool
-        except Exception as err:  # no drawing process here: draw in this one rather than lose the figures
-            log.warning("figures are drawn in the training process: no drawing process could start (%s)", err)
-            pool.shutdown(wait=False, cancel_futures=True)
+        self.jobs = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, daemon=True) if background else None
+        if self.thread is not None:
+            self.thread.start()
 
     def draw(self, fn, *args) -> Future:
-        if self.starting is not None:
-            self.starting.join()
-        if self.pool is not None:
-            return self.pool.submit(fn, *args)
-        done = Future()
-        done.set_result(fn(*args))
-        return done
+        future = Future()
+        if self.thread is None:
+            _settle(future, fn, args)
+        else:
+            self.jobs.put((future, fn, args))
+        return future
 
     def close(self) -> None:
-        if self.starting is not None:
-            self.starting.join()
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        self.starting = self.pool = None
+        """The drawing process ends after the figures already asked for (cancel their futures to skip them)."""
+        if self.thread is not None:
+            self.jobs.put(None)
+        self.thread = None
+
+    def _serve(self) -> None:
+        process = _drawing_process()
+        while (job := self.jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            if process is not None:
+                try:
+                    pickle.dump((fn, args), process.stdin)
+                    process.stdin.flush()
+                    ok, value = pickle.load(process.stdout)
+                except (OSError, EOFError, pickle.PickleError) as err:
+                    log.warning("figures are drawn in the training process: the drawing process failed (%r)", err)
+                    process = None
+                else:
+                    (future.set_result if ok else future.set_exception)(value)
+                    continue
+            _settle(future, fn, args)
+        if process is not None:
+            process.stdin.close()  # the process ends at the end of its input
+            process.wait()
 
 
-def _ignore_stop_signals() -> None:
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
+def _drawing_process() -> subprocess.Popen | None:
+    # PYTHONPATH: the process imports this very gan1d, installed or not.
+    path = os.pathsep.join(filter(None, (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH"))))
+    try:
+        return subprocess.Popen([sys.executable, "-c", "from gan1d.figures import serve; serve()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
+                                start_new_session=True)
+    except OSError as err:
+        log.warning("figures are drawn in the training process: no drawing process could start (%s)", err)
+        return None
+
+
+def _settle(future: Future, fn, args) -> None:
+    try:
+        future.set_result(fn(*args))
+    except Exception as err:  # raised where the result is read, as a pool would
+        future.set_exception(err)
 
 
 class PdfOverlay(L.Callback):
@@ -113,47 +137,45 @@ class PdfOverlay(L.Callback):
     discriminator, as a TensorBoard image (the slider shows the evolution). At the end the run directory gets the
     last one as ``pdf_overlay.png`` and all of them as an animation, ``training.gif``.
 
-    The samples and D(x) are computed here; in a run of 3 figures or more the drawing happens in a separate process
-    (``background``), and each image reaches TensorBoard once it is drawn, so training does not wait for
-    matplotlib."""
+    The samples and D(x) are computed here; in a run of 3 figures or more the drawing (and the PNG encoding) happens
+    in a separate process (``background``), and each image reaches TensorBoard once it is drawn, so training does
+    not wait for matplotlib."""
 
     def __init__(self, every: int = 500, filename: str = "pdf_overlay.png", animation: str = "training.gif",
                  background: bool = True):
         self.every, self.filename, self.animation, self.background = every, filename, animation, background
         self.painter = None
-        self.pending = []  # (iteration, future of the image), oldest first
-        self.frames = []
+        self.pending = []  # (iteration, future of the PNG), oldest first
+        self.frames = []  # PNGs: a long run's figures take a few MB, not the 0.9 MB each of raw pixels
 
     def on_fit_start(self, trainer, pl_module):
-        # The drawing process takes seconds to start (it imports the training script's modules): it pays off when
-        # figures are drawn while training goes on, not for a short run whose one or two figures come at its end.
+        # The drawing process takes a second to start (matplotlib's import): it pays off when figures are drawn
+        # while training goes on, not for a short run whose one or two figures come at its end.
         self.painter = Painter(self.background and trainer.datamodule.steps >= 3 * self.every)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if is_due(trainer, pl_module, self.every):
-            from gan1d.figures import overlay_data, overlay_rgb
+            from gan1d.figures import overlay_data, overlay_png
 
             done = pl_module.iteration
-            samples = pl_module.generate(trainer.datamodule.eval_noise).cpu().numpy()
+            samples = pl_module.evaluation_samples().cpu().numpy()
             w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
             title = f"iteration {done}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
             d_curve = None
             if pl_module.preprocessor.pack == 1:
                 d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
             data = overlay_data(trainer.datamodule.target, samples, title, d_curve)
-            self.pending.append((done, self.painter.draw(overlay_rgb, data)))
+            self.pending.append((done, self.painter.draw(overlay_png, data)))
         self._log_drawn(pl_module)
 
     def _log_drawn(self, pl_module, wait: bool = False) -> None:
         while self.pending and (wait or self.pending[0][1].done()):
             done, image = self.pending.pop(0)
-            rgb = image.result()
-            self.frames.append(rgb)
-            pl_module.logger.experiment.add_image("pdf_overlay", rgb, done, dataformats="HWC")
+            png = image.result()
+            self.frames.append(png)
+            log_png(pl_module.logger.experiment, "pdf_overlay", png, done)
 
     def on_train_end(self, trainer, pl_module):
-        from PIL import Image
-
         from gan1d.figures import save_animation
 
         self._log_drawn(pl_module, wait=True)
@@ -161,16 +183,29 @@ class PdfOverlay(L.Callback):
             return
         run_dir = Path(trainer.default_root_dir)
         with atomic_file(run_dir / self.filename, "wb") as f:
-            Image.fromarray(self.frames[-1]).save(f, format="PNG")
+            f.write(self.frames[-1])
         with atomic_file(run_dir / self.animation, "wb") as f:
             save_animation(self.frames, f)
 
     def on_exception(self, trainer, pl_module, exception):
+        for _, image in self.pending:  # no figures for a run that stops on an error or Ctrl-C
+            image.cancel()
         self.teardown(trainer, pl_module, "fit")
 
     def teardown(self, trainer, pl_module, stage):
         if self.painter is not None:  # None if the fit failed before it started
             self.painter.close()
+
+
+def log_png(writer, tag: str, png: bytes, step: int) -> None:
+    """A PNG as a TensorBoard image, as it is. SummaryWriter.add_image takes pixels and encodes them itself: about
+    20 ms a figure, in the training process, where the drawing process has already made the PNG."""
+    from PIL import Image
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    width, height = Image.open(io.BytesIO(png)).size  # reads the header only
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
 class LossCurves(L.Callback):

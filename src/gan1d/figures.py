@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import io  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -26,22 +27,49 @@ def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def to_rgb(fig: Figure) -> np.ndarray:
-    """Render to an (H, W, 3) uint8 array: one draw serves TensorBoard, the PNG and the animation."""
+def to_png(fig: Figure) -> bytes:
+    """Render once to an RGB PNG: the same bytes serve TensorBoard, the PNG file and the animation's frame."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    out = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(out, format="PNG")
+    return out.getvalue()
 
 
-def save_animation(frames: list[np.ndarray], file, seconds_per_frame: float = 0.6) -> None:
-    """An animated GIF of the frames (Pillow, which matplotlib already depends on)."""
+def save_animation(frames: list[bytes], file, seconds_per_frame: float = 0.6) -> None:
+    """An animated GIF of PNG frames (Pillow, which matplotlib already depends on)."""
     from PIL import Image
 
-    images = [Image.fromarray(f) for f in frames]
+    images = [Image.open(io.BytesIO(f)) for f in frames]
     images[0].save(file, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 * seconds_per_frame),
                    loop=0)
+
+
+def serve() -> None:
+    """The drawing process of a training run (gan1d.callbacks.Painter): reads pickled ``(fn, args)`` jobs from
+    stdin and answers each with a pickled ``(True, fn(*args))`` or ``(False, exception)`` on stdout, until its
+    input ends."""
+    import os
+    import pickle
+    import sys
+
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else printed goes to stderr, not into the answers
+    jobs = sys.stdin.buffer
+    while True:
+        try:
+            fn, args = pickle.load(jobs)
+        except EOFError:
+            return
+        try:
+            answer = (True, fn(*args))
+        except Exception as err:
+            answer = (False, err)
+        pickle.dump(answer, answers)
+        answers.flush()
 
 
 class OverlayData(NamedTuple):
@@ -74,8 +102,8 @@ def pdf_overlay(data: OverlayData) -> Figure:
     return fig
 
 
-def overlay_rgb(data: OverlayData) -> np.ndarray:
-    return to_rgb(pdf_overlay(data))
+def overlay_png(data: OverlayData) -> bytes:
+    return to_png(pdf_overlay(data))
 
 
 def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:

@@ -3,6 +3,7 @@
 This file only composes and wires: every part is a ``_target_`` in the config (conf/train.yaml).
 """
 
+import gc
 import json
 import logging
 import math
@@ -47,8 +48,14 @@ def train(cfg: DictConfig) -> dict:
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
-    # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    # torch, Lightning and Hydra leave ~400,000 long-lived objects, which every full garbage collection re-scanned
+    # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
+    gc.freeze()
+    try:
+        # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    finally:
+        gc.unfreeze()  # a sweep runs many jobs in one process: each run's objects become collectable again
     return next(c for c in callbacks if isinstance(c, RunRecord)).record
 
 
