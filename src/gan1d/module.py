@@ -110,7 +110,7 @@ class GAN1D(L.LightningModule):
         self._accumulate(done, loss_d, loss_g, d_real, d_fake)
 
     def _discriminator_step(self, opt, real, noise):
-        # No toggled_optimizer here: the generator runs under no_grad, so no gradient can reach it anyway.
+        # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
         z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
         d_real = self.discriminator(self.preprocessor.features(z_real))
         with torch.no_grad():
@@ -138,6 +138,8 @@ class GAN1D(L.LightningModule):
         return loss.detach()
 
     def _update(self, opt, loss):
+        """One optimizer step on ``loss``: straight to torch when Lightning's wrappers have nothing to do (see
+        lightning_wrappers_idle), through them otherwise."""
         opt.zero_grad(set_to_none=True)
         if self._direct:
             loss.backward()
