@@ -83,8 +83,9 @@ class StreamDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer else 0
-        # A resumed run continues the stream where it stopped: global_step is restored before the loader is made.
-        start = self.trainer.global_step // (self.d_steps + self.g_steps) if self.trainer else 0
+        # A resumed run continues the stream where it stopped: the loops' state (the module's iteration count) is
+        # restored before the loader is made.
+        start = self.trainer.lightning_module.iteration if self.trainer else 0
         stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim, self.d_steps, self.g_steps,
                                  self.seed, self.steps, self.iterations_per_batch, rank, start)
         # batch_size=None: the stream already yields whole batches. It ends after `steps` iterations, which ends
