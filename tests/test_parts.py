@@ -217,3 +217,17 @@ def test_painter_never_blocks_and_never_loses_a_figure(monkeypatch, executable):
             broken.result(timeout=120)
     finally:
         painter.close()
+
+
+def test_painter_close_waits_for_its_thread_and_process():
+    """A run that ends while a figure is still being drawn leaves nothing behind: a thread still running at
+    interpreter exit can abort the process ("terminate called without an active exception")."""
+    import time
+
+    from gan1d.callbacks import Painter
+
+    painter = Painter(background=True)
+    thread = painter.thread
+    busy = painter.draw(time.sleep, 1.0)
+    painter.close()
+    assert busy.done() and not thread.is_alive()

@@ -25,6 +25,7 @@ from gan1d.metrics import Evaluator
 log = logging.getLogger(__name__)
 
 PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
+CLOSE_TIMEOUT_S = 30  # a drawing process that has not exited this long after its input ended is killed
 
 
 def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
@@ -85,9 +86,12 @@ class Painter:
         return future
 
     def close(self) -> None:
-        """The drawing process ends after the figures already asked for (cancel their futures to skip them)."""
+        """Returns once the figures already asked for are drawn (cancel their futures to skip them) and the drawing
+        process has exited: nothing of a run's drawing outlives it, so no thread is left running at interpreter
+        exit (a daemon thread in native code then aborts the process)."""
         if self.thread is not None:
             self.jobs.put(None)
+            self.thread.join()
         self.thread = None
 
     def _serve(self) -> None:
@@ -110,7 +114,11 @@ class Painter:
             _settle(future, fn, args)
         if process is not None:
             process.stdin.close()  # the process ends at the end of its input
-            process.wait()
+            try:
+                process.wait(timeout=CLOSE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _drawing_process() -> subprocess.Popen | None:
