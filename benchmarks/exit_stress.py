@@ -12,6 +12,7 @@ Prints one row per attempt and the count of clean exits: the documented exit cod
 """
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 EXPECTED = {"sweep": 0, "run": 0, "sigterm": 1}
-RUNTIME_ABORTS = ("terminate called", "Fatal Python error", "Segmentation fault", "Aborted")
+RUNTIME_ABORTS = ("terminate called", "Fatal Python error")  # libstdc++'s abort, and Python's own (faulthandler)
 
 
 def attempt(kind: str, target: str, seeds: int, steps: int, folder: Path) -> dict:
@@ -31,7 +32,8 @@ def attempt(kind: str, target: str, seeds: int, steps: int, folder: Path) -> dic
     else:
         command += [f"hydra.run.dir={folder}"]
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder.parent)
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # a crash prints every thread's Python stack into the output
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder.parent, env=env)
     if kind == "sigterm":
         while proc.poll() is None and not (folder / "checkpoints" / "last.ckpt").exists():
             time.sleep(0.2)
@@ -57,7 +59,8 @@ def main(argv=None) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
     jobs = [(args.kind, args.targets[i % len(args.targets)], args.seeds, args.steps, root / f"attempt{i}")
             for i in range(args.repeats)]
-    print("| attempt | kind | target | exit code | expected | seconds | C++ runtime output |\n|---|---|---|---|---|---|---|")
+    print("| attempt | kind | target | exit code | expected | seconds | C++ runtime output |")
+    print("|---|---|---|---|---|---|---|")
     rows = []
     with ThreadPoolExecutor(args.parallel) as pool:
         for i, row in enumerate(pool.map(lambda job: attempt(*job), jobs)):
