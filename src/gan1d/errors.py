@@ -100,6 +100,7 @@ TARGET_RULES = {
     "Exponential": {"rate": POSITIVE},
     "LogNormal": {"mu": NUMBER, "sigma": POSITIVE},
     "StudentT": {"df": POSITIVE, "loc": NUMBER, "scale": POSITIVE},
+    "Comb": {"modes": POSITIVE_INT, "spacing": POSITIVE, "std": POSITIVE},
 }
 
 

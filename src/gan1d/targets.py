@@ -92,6 +92,14 @@ class Mixture(Target):
         return (comp.loc[k] + comp.scale[k] * z).float()
 
 
+class Comb(Mixture):
+    """``modes`` equal Gaussians, ``spacing`` apart and centred on 0: the many-mode test of mode collapse."""
+
+    def __init__(self, modes: int = 8, spacing: float = 2.0, std: float = 0.25):
+        means = [(i - (modes - 1) / 2) * spacing for i in range(modes)]
+        super().__init__([1.0] * modes, means, [std] * modes)
+
+
 class Laplace(Target):
     """Heavier tails than a Gaussian, and a sharp peak."""
 
