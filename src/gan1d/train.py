@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from gan1d.errors import ConfigError, Diverged, check_config
 from gan1d.files import write_json
+from gan1d.targets import build_target
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
     check_config(cfg)
+    target = build_target(cfg.target)  # a bad data file stops the run here, before anything is written
     import lightning as L
     import torch
 
@@ -43,7 +45,6 @@ def train(cfg: DictConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
-    target = instantiate(cfg.target)
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
