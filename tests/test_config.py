@@ -14,7 +14,7 @@ GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
 
 
 def test_every_group_has_its_options():
-    assert {"gaussian", "uniform", "mixture", "empirical"} <= set(GROUPS["target"])
+    assert {"gaussian", "uniform", "mixture", "empirical", "penguins_flipper", "seattle_wind"} <= set(GROUPS["target"])
     assert {"raw", "diffs", "variances", "moments"} <= set(GROUPS["preprocessor"])
     assert {"cpu", "gpu"} <= set(GROUPS["trainer"])
     assert {"non_saturating", "minimax", "lsgan", "hinge", "wgan_gp"} <= set(GROUPS["loss"])
