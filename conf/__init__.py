@@ -1,6 +1,7 @@
-"""gan1d's configs, shipped as package data (found through pkg://gan1d.conf), and the one resolver they use."""
+"""gan1d's configs, shipped as package data (found through pkg://gan1d.conf), and the resolvers they use."""
 
 import math
+from importlib.resources import files
 
 from omegaconf import OmegaConf
 
@@ -13,3 +14,11 @@ def iterations_per_batch(most: int, *cadences: int) -> int:
 
 
 OmegaConf.register_new_resolver("gan1d.iterations_per_batch", iterations_per_batch, replace=True)
+
+
+def dataset(name: str) -> str:
+    """The path of a data set shipped in gan1d/datasets, wherever gan1d is installed and whatever the cwd."""
+    return str(files("gan1d") / "datasets" / name)
+
+
+OmegaConf.register_new_resolver("gan1d.dataset", dataset, replace=True)

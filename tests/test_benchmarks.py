@@ -41,3 +41,15 @@ def test_scaling_benchmark_smoke(tmp_path, capsys):
     assert all(r["it_s"] > 0 and r["peak_mib"] >= 0 for r in rows)
     assert "| 128 | 64 |" in capsys.readouterr().out
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_data_benchmark_smoke(tmp_path, capsys):
+    import data
+
+    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--out", str(tmp_path / "out"),
+                      "--runs", str(tmp_path / "runs")])
+    assert [r["target"] for r in rows] == ["N(4, 1.25) draws", "penguins flipper", "seattle wind"]
+    assert all(r["w1_over_std_floor"] > 0 for r in rows) and rows[0]["exact_w1_over_std"] > 0
+    assert "| N(4, 1.25) draws | 16000 / 4000 |" in capsys.readouterr().out
+    assert (tmp_path / "out" / "data_overlays.png").stat().st_size > 10_000

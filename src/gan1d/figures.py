@@ -81,6 +81,7 @@ class OverlayData(NamedTuple):
     samples: np.ndarray
     title: str
     d: np.ndarray | None = None  # the discriminator's D(x) at x, for a per-sample discriminator
+    pdf_label: str = "target pdf"  # a data target draws its held-out data's density instead
 
 
 def overlay_data(target, samples, title: str, d_curve=None) -> OverlayData:
@@ -90,12 +91,14 @@ def overlay_data(target, samples, title: str, d_curve=None) -> OverlayData:
     lo, hi = plot_range(target, samples)
     x = np.linspace(lo, hi, 400)
     d = None if d_curve is None else np.asarray(d_curve(x))
-    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d)
+    pdf_label = getattr(target, "pdf_label", OverlayData._field_defaults["pdf_label"])
+    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
-    """Target pdf, a histogram of the generated samples, the normal fitted to them (the tutorial's picture) and,
-    where given, the discriminator's output D(x) on a second axis."""
+    """Target pdf (for a data target: its held-out data's density), a histogram of the generated samples, the
+    normal fitted to them (the tutorial's picture) and, where given, the discriminator's output D(x) on a second
+    axis."""
     fig = Figure(figsize=(7, 4.2), dpi=100)
     fig.subplots_adjust(left=0.09, right=0.91, bottom=0.12, top=0.92)  # fixed: tight_layout costs a whole draw
     draw_overlay(fig.add_subplot(), data)
@@ -124,7 +127,7 @@ def draw_overlay(ax, data: OverlayData) -> None:
     # One stairs artist instead of ax.hist's one rectangle per bar: several times faster to build and draw.
     density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
     ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
-    ax.plot(x, data.pdf, color="tab:blue", lw=2, label="target pdf")
+    ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
     mu, sd = samples.mean(), max(samples.std(), 1e-12)
     fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
     ax.plot(x, fitted, color="tab:red", ls="--", lw=1.2, label=f"normal fit to generated ({mu:.2f}, {sd:.2f})")

@@ -17,7 +17,7 @@ from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
-USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0]"
+USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] (ckpt_path= works as ckpt=)"
 DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
 
 
@@ -73,28 +73,34 @@ def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
     return out
 
 
-def parse_args(argv: list[str]) -> dict:
+def parse_args(argv: list[str], defaults: dict = DEFAULTS, usage: str = USAGE) -> dict:
+    """key=value arguments over ``defaults``, checked; ``ckpt_path`` (gan1d.train's name) works as ``ckpt``."""
     bad = [a for a in argv if "=" not in a]
     if bad:
-        raise SampleError(f"arguments are key=value, got {bad[0]!r}; {USAGE}")
-    args = {**DEFAULTS, **OmegaConf.to_container(OmegaConf.from_dotlist(argv))}
-    unknown = sorted(set(args) - set(DEFAULTS))
+        raise SampleError(f"arguments are key=value, got {bad[0]!r}; {usage}")
+    given = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
+    if "ckpt_path" in given:
+        if "ckpt" in given:
+            raise SampleError("give ckpt or ckpt_path, not both: they name the same checkpoint")
+        given["ckpt"] = given.pop("ckpt_path")
+    args = {**defaults, **given}
+    unknown = sorted(set(args) - set(defaults))
     if unknown:
-        raise SampleError(f"unknown key {unknown[0]!r}: allowed keys are {sorted(DEFAULTS)}")
+        raise SampleError(f"unknown key {unknown[0]!r}: allowed keys are {sorted(defaults)}")
     if args["ckpt"] is None:
-        raise SampleError(f"ckpt is required; {USAGE}")
+        raise SampleError(f"ckpt is required; {usage}")
     n = args["n"]
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise SampleError(f"n={n} is not allowed: it must be a positive integer")
     if not isinstance(args["seed"], int):
         raise SampleError(f"seed={args['seed']} is not allowed: it must be an integer")
-    output_path(args["out"])  # a wrong file name is reported before any work is done
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
+        output_path(args["out"])  # a wrong file name is reported before any work is done
         out = save(sample(args["ckpt"], args["n"], args["seed"]), args["out"])
     except SampleError as err:
         print(f"gan1d.sample: {err}", file=sys.stderr)

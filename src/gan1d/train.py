@@ -1,6 +1,7 @@
 """Train a GAN on a 1-D target: ``python -m gan1d.train target.mean=4 trainer.accelerator=gpu``.
 
-This file only composes and wires: every part is a ``_target_`` in the config (conf/train.yaml).
+This file only composes and wires: every part is a ``_target_`` in the config (conf/train.yaml). From Python (a
+notebook): ``cfg = gan1d.compose(["target.mean=4"])``, then ``record = gan1d.train(cfg)``.
 """
 
 import gc
@@ -8,25 +9,68 @@ import json
 import logging
 import math
 import sys
+import types
 import warnings
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan1d.errors import ConfigError, Diverged, check_config
 from gan1d.files import write_json
+from gan1d.targets import build_target
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
 log = logging.getLogger(__name__)
+_run_dirs_given: set[Path] = set()
+
+
+def compose(overrides: Sequence[str] = (), run_dir=None, config_dir=None) -> DictConfig:
+    """The config ``python -m gan1d.train OVERRIDES`` would run, composed without Hydra's command line.
+
+    ``run_dir`` defaults to a fresh outputs/DATE/TIME under the current directory, as the CLI's; ``config_dir`` is
+    a folder of your own presets (as ``--config-dir``), e.g. one holding target/my_data.yaml for target=my_data.
+    """
+    from hydra import compose as compose_config
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = list(overrides)
+    if config_dir is not None:
+        overrides.append(f"hydra.searchpath=[file://{Path(config_dir).resolve()}]")
+    # Hydra holds one global state: step out of any that is set up (a second call, a Hydra app), then restore it.
+    outer = GlobalHydra.instance().hydra if GlobalHydra.instance().is_initialized() else None
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module("gan1d.conf", version_base="1.3"):
+            cfg = compose_config("train", overrides=overrides)
+    finally:
+        if outer is not None:
+            GlobalHydra.instance().initialize(outer)
+    cfg.run_dir = str(Path(run_dir).resolve() if run_dir is not None else _fresh_run_dir())
+    return cfg
+
+
+def _fresh_run_dir() -> Path:
+    """outputs/DATE/TIME as the CLI names it, with -1, -2, ... where that one exists or was handed out already."""
+    base = Path("outputs").resolve() / datetime.now().strftime("%Y-%m-%d/%H-%M-%S")
+    path, k = base, 0
+    while path.exists() or path in _run_dirs_given:
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    _run_dirs_given.add(path)
+    return path
 
 
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
     check_config(cfg)
+    target = build_target(cfg.target)  # a bad data file stops the run here, before anything is written
     import lightning as L
     import torch
 
@@ -43,7 +87,7 @@ def train(cfg: DictConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
-    target = instantiate(cfg.target)
+    save_config(cfg)
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
@@ -57,6 +101,15 @@ def train(cfg: DictConfig) -> dict:
     finally:
         gc.unfreeze()  # a sweep runs many jobs in one process: each run's objects become collectable again
     return next(c for c in callbacks if isinstance(c, RunRecord)).record
+
+
+def save_config(cfg: DictConfig) -> None:
+    """The composed config in RUN_DIR/.hydra/config.yaml, as Hydra's command line leaves it (gan1d.evaluate reads
+    the trained target there), for runs started from Python."""
+    path = Path(cfg.run_dir) / ".hydra" / "config.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, path)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://gan1d.conf", config_name="train")
@@ -86,6 +139,16 @@ def main(cfg: DictConfig) -> float:
     log.error("gan1d: %s", message)
     return math.nan
 
+
+class _CallableModule(types.ModuleType):
+    """``gan1d.train(cfg)`` trains. The package's ``train`` and this module share a name, and Python binds the name
+    to the module once the module is imported, so the module itself calls ``train``."""
+
+    def __call__(self, cfg: DictConfig) -> dict:
+        return train(cfg)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     main()
