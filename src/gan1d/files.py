@@ -1,6 +1,7 @@
 """Writing results so that a crash or a kill at any moment leaves either the old file or the new one, whole."""
 
 import json
+import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,18 @@ def atomic_file(path: str | os.PathLike, mode: str = "w"):
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    text = json.dumps(data, indent=2) + "\n"  # serialise first: a value that cannot be written fails before any I/O
+    """Strict JSON, which any parser reads: a NaN or an infinity (a collapsed generator's skew) is written as null."""
+    # Serialised first: a value that cannot be written fails before any I/O.
+    text = json.dumps(_finite(data), indent=2, allow_nan=False) + "\n"
     with atomic_file(path) as f:
         f.write(text)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -175,8 +175,8 @@ class GAN1D(L.LightningModule):
         global_step (optimizer steps), it re-sends the last values on every later step, and each call cost
         milliseconds here. ``latest`` keeps the last value of each, for the progress bar and the run record."""
         self.latest.update(metrics)
-        if self.logger is not None:
-            self.logger.log_metrics(metrics, step=self.iteration)
+        if self.logger is not None:  # None: a moment the target does not have, nothing to plot
+            self.logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=self.iteration)
 
     # -- sampling -----------------------------------------------------------------------------------------------
     def evaluation_samples(self) -> torch.Tensor:

@@ -5,18 +5,72 @@ Each target wraps a ``torch.distributions`` object for its pdf and cdf. Sampling
 through the inverse cdf rather than ``dist.sample()``, which only draws from the global RNG.
 """
 
+import math
+
 import numpy as np
 import torch
 from torch import distributions as D
 
+# The quantiles that must fit float32 samples: a target beyond them is not one the generator can be trained on.
+BULK = 1e-6
+FLOAT32_LIMIT, FLOAT32_RESOLUTION = 1e30, 1e-4
+
+
+class BadArgument(ValueError):
+    """A target argument out of range, named: gan1d.train reports it in one line as ``target.NAME=VALUE ...``."""
+
+    def __init__(self, name: str, value, allowed: str):
+        super().__init__(f"{name}={_show(value)} is not allowed: it must be {allowed}")
+
+
+def _show(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return str(list(value)) if _is_list(value) else str(value)
+
+
+def _is_list(value) -> bool:
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__iter__")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number(name: str, value, positive: bool = False) -> float:
+    """``value`` as a float, or BadArgument naming ``name``."""
+    if not _is_number(value) or (positive and value <= 0):
+        raise BadArgument(name, value, "a positive finite number" if positive else "a finite number")
+    return float(value)
+
+
+def numbers(name: str, values, positive: bool = False) -> list[float]:
+    if not _is_list(values) or len(values) == 0 or not all(_is_number(v) and (v > 0 or not positive) for v in values):
+        raise BadArgument(name, values, "a non-empty list of " + ("positive " if positive else "") + "finite numbers")
+    return [float(v) for v in values]
+
 
 class Target:
-    """A 1-D distribution with ``sample``, ``pdf`` and ``cdf``; subclasses only build ``self.dist``."""
+    """A 1-D distribution with ``sample``, ``pdf``, ``cdf``, ``quantile`` and exact ``moments``; subclasses build
+    ``self.dist`` from validated arguments (a bad one raises BadArgument, naming it)."""
 
     name = "target"
 
     def __init__(self, dist: D.Distribution):
         self.dist = dist
+
+    def check_float32(self, location: tuple[str, object] | None, spread: tuple[str, object]) -> None:
+        """Refuse a target that float32 samples cannot hold: its bulk beyond float32's range, or too narrow for its
+        resolution. ``location``, ``spread``: the (name, value) of the argument to blame for each."""
+        lo, mid, hi = self.quantile(np.array([BULK, 0.5, 1 - BULK])).tolist()
+        if location is not None and not abs(mid) < FLOAT32_LIMIT:
+            raise BadArgument(*location, f"such that float32 samples hold the target: its median {mid:.4g} is beyond "
+                                         f"+-{FLOAT32_LIMIT:g}")
+        far = max(abs(lo), abs(hi))
+        if not far < FLOAT32_LIMIT or not hi - lo > max(FLOAT32_RESOLUTION * far, 1 / FLOAT32_LIMIT):
+            raise BadArgument(*spread, f"such that float32 samples resolve the target: its {BULK:g} and 1-{BULK:g} "
+                                       f"quantiles, {lo:.4g} and {hi:.4g}, must lie within +-{FLOAT32_LIMIT:g} and "
+                                       f"at least {FLOAT32_RESOLUTION:g} x their size apart")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         u = torch.rand(n, generator=generator, dtype=torch.float64)
@@ -30,6 +84,14 @@ class Target:
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64))
+
+    def quantile(self, p) -> np.ndarray:
+        """The inverse cdf at probabilities ``p`` (an array in (0, 1)), in float64."""
+        return self.dist.icdf(torch.as_tensor(p, dtype=torch.float64)).numpy()
+
+    def moments(self) -> dict[str, float | None]:
+        """Exact mean, std, skewness and excess kurtosis; None for a moment the distribution does not have."""
+        raise NotImplementedError
 
     @property
     def mean(self) -> float:
@@ -47,14 +109,29 @@ def _f64(value) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float64)
 
 
+def _moments(mean, std, skew, kurtosis) -> dict[str, float | None]:
+    return {"mean": mean, "std": std, "skew": skew, "kurtosis": kurtosis}
+
+
 class Gaussian(Target):
     def __init__(self, mean: float = 4.0, std: float = 1.25):
-        super().__init__(D.Normal(_f64(mean), _f64(std)))
+        super().__init__(D.Normal(_f64(number("mean", mean)), _f64(number("std", std, positive=True))))
+        self.check_float32(("mean", mean), ("std", std))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, 0.0)
 
 
 class Uniform(Target):
     def __init__(self, low: float = 0.0, high: float = 1.0):
+        low, high = number("low", low), number("high", high)
+        if not low < high:
+            raise BadArgument("low", low, f"below high={high}")
         super().__init__(D.Uniform(_f64(low), _f64(high)))
+        self.check_float32(("low", low), ("high", high))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, -1.2)
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
         # Uniform.log_prob raises outside the support; the density there is simply 0.
@@ -71,12 +148,37 @@ class Mixture(Target):
     """Weighted Gaussians; weights need not sum to one."""
 
     def __init__(self, weights=(0.5, 0.5), means=(-2.0, 2.0), stds=(0.5, 0.5)):
+        weights, means = numbers("weights", weights, positive=True), numbers("means", means)
+        stds = numbers("stds", stds, positive=True)
         if not len(weights) == len(means) == len(stds):
-            raise ValueError("mixture weights, means and stds must have the same length")
+            raise BadArgument("weights", weights, f"as long as means ({len(means)}) and stds ({len(stds)}): one "
+                                                  "weight, mean and std per component")
         weights = _f64(weights)
         super().__init__(
             D.MixtureSameFamily(D.Categorical(probs=weights / weights.sum()), D.Normal(_f64(means), _f64(stds)))
         )
+        self.check_float32(("means", means), ("stds", stds))
+
+    def quantile(self, p) -> np.ndarray:
+        # No closed form: bisection on the cdf, inside a bracket that holds every component's 1e-300 tails.
+        w, mu, sd = (t[:, None] for t in self.modes())
+        p = torch.as_tensor(p, dtype=torch.float64)
+        lo, hi = torch.full_like(p, (mu - 40 * sd).min().item()), torch.full_like(p, (mu + 40 * sd).max().item())
+        for _ in range(100):  # halves the bracket down to float64's resolution
+            mid = (lo + hi) / 2
+            below = (w * torch.special.ndtr((mid - mu) / sd)).sum(0) < p
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return ((lo + hi) / 2).numpy()
+
+    def moments(self):
+        # Central moments as weighted sums over the components: each is N(d, sd^2) around the mixture's mean.
+        w, mu, sd = (t.numpy() for t in self.modes())
+        mean = float((w * mu).sum())
+        d = mu - mean
+        var = (w * (d**2 + sd**2)).sum()
+        third = (w * (d**3 + 3 * d * sd**2)).sum()
+        fourth = (w * (d**4 + 6 * d**2 * sd**2 + 3 * sd**4)).sum()
+        return _moments(mean, float(np.sqrt(var)), float(third / var**1.5), float(fourth / var**2 - 3))
 
     def modes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(weights, means, stds) of the components, for the mode-coverage metrics."""
@@ -96,14 +198,22 @@ class Laplace(Target):
     """Heavier tails than a Gaussian, and a sharp peak."""
 
     def __init__(self, loc: float = 0.0, scale: float = 1.0):
-        super().__init__(D.Laplace(_f64(loc), _f64(scale)))
+        super().__init__(D.Laplace(_f64(number("loc", loc)), _f64(number("scale", scale, positive=True))))
+        self.check_float32(("loc", loc), ("scale", scale))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, 3.0)
 
 
 class Exponential(Target):
     """Skewed, with a hard edge at 0."""
 
     def __init__(self, rate: float = 1.0):
-        super().__init__(D.Exponential(_f64(rate)))
+        super().__init__(D.Exponential(_f64(number("rate", rate, positive=True))))
+        self.check_float32(None, ("rate", rate))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 2.0, 6.0)
 
     def pdf(self, x):
         x = torch.as_tensor(x, dtype=torch.float64)
@@ -117,7 +227,13 @@ class LogNormal(Target):
     """exp(N(mu, sigma)): skewed, with a long right tail."""
 
     def __init__(self, mu: float = 0.0, sigma: float = 0.5):
-        super().__init__(D.LogNormal(_f64(mu), _f64(sigma)))
+        super().__init__(D.LogNormal(_f64(number("mu", mu)), _f64(number("sigma", sigma, positive=True))))
+        self.check_float32(("mu", mu), ("sigma", sigma))
+
+    def moments(self):
+        s2 = float(self.dist.scale) ** 2
+        return _moments(self.mean, self.std, (math.exp(s2) + 2) * math.sqrt(math.expm1(s2)),
+                        math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 6)
 
     def pdf(self, x):
         x = torch.as_tensor(x, dtype=torch.float64)
@@ -131,7 +247,20 @@ class StudentT(Target):
     """Heavy tails: with df <= 4 the kurtosis is infinite, and W1 is the metric that still means something."""
 
     def __init__(self, df: float = 3.0, loc: float = 0.0, scale: float = 1.0):
+        df, loc, scale = number("df", df, positive=True), number("loc", loc), number("scale", scale, positive=True)
         super().__init__(D.StudentT(_f64(df), _f64(loc), _f64(scale)))
+        self.check_float32(("loc", loc), ("df", df) if df < 1 else ("scale", scale))
+
+    def quantile(self, p) -> np.ndarray:
+        from scipy import special
+
+        return float(self.dist.loc) + float(self.dist.scale) * special.stdtrit(float(self.dist.df), np.asarray(p))
+
+    def moments(self):
+        # The k-th moment exists for df > k only: the mean for df > 1, the std for 2, the skew for 3, kurtosis for 4.
+        df = float(self.dist.df)
+        return _moments(self.mean if df > 1 else None, float(self.dist.stddev) if df > 2 else None,
+                        0.0 if df > 3 else None, 6 / (df - 4) if df > 4 else None)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         # torch's StudentT has no icdf and draws only from the global RNG; Bailey's polar method (1994) needs
