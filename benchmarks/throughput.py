@@ -55,7 +55,7 @@ def plain_loop(cfg) -> float:
     t = 0
     start = time.perf_counter()
     # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
-    for reals, noises in datamodule.train_dataloader():
+    for reals, noises, _ in datamodule.train_dataloader():
         for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True)):
             z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
             d_real = D(pre.features(z))
