@@ -206,6 +206,12 @@ class GAN1D(L.LightningModule):
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
 
+    def on_load_checkpoint(self, checkpoint):
+        # A finished run's last checkpoint is written at its last batch, which Lightning marks as the epoch's last:
+        # resumed, the epoch would end at once. Where the one epoch ends is the stream's to say (at `steps`, which
+        # a resumed run may have raised: "train it longer"), so the resumed loop takes it as mid-epoch.
+        checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] = False
+
 
 # The hooks that Lightning's manual_backward and LightningOptimizer.step call around the real work.
 WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
