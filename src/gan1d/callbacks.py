@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gan1d.errors import Diverged
-from gan1d.files import atomic_file, write_json
+from gan1d.files import atomic_file, atomic_path, write_json
 from gan1d.metrics import Evaluator
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ class LossCurves(L.Callback):
         from gan1d.figures import loss_curves
 
         fig = loss_curves(self.history)
-        fig.savefig(Path(trainer.default_root_dir) / self.filename)
+        with atomic_file(Path(trainer.default_root_dir) / self.filename, "wb") as f:
+            fig.savefig(f, format="png")
         pl_module.logger.experiment.add_figure("loss_curves", fig, pl_module.iteration)
 
 

@@ -8,16 +8,23 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w"):
-    """Open a temporary file beside ``path``; on success rename it over ``path`` (atomic on POSIX)."""
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path`` to write to (for writers that take a path); on success it is renamed over
+    ``path`` (atomic on POSIX), on failure removed."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, mode) as f:
-            yield f
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w"):
+    """Open a temporary file beside ``path``; on success rename it over ``path``."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

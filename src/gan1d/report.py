@@ -77,7 +77,8 @@ def summarise(sweep_dir: str | os.PathLike) -> list[dict]:
     for name, text in (("summary.csv", to_csv(rows)), ("summary.md", to_markdown(rows, keys))):
         with atomic_file(sweep_dir / name) as f:
             f.write(text)
-    figure(rows, keys).savefig(sweep_dir / "summary.png")
+    with atomic_file(sweep_dir / "summary.png", "wb") as f:
+        figure(rows, keys).savefig(f, format="png")
     return rows
 
 
