@@ -13,12 +13,19 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.errors import ConfigError
+from gan1d.errors import SEED, ConfigError, integer_in, is_text, show
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
 USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0]"
 DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
+MOST = 10**8  # samples in one file: 400 MB as .npy
+ARGUMENTS = {  # what each argument may be (OmegaConf reads ckpt=5 as a number, seed=true as a boolean)
+    "ckpt": (is_text, "the path of a checkpoint file or run directory"),
+    "n": (integer_in(1, MOST), f"an integer in [1, {MOST}]"),
+    "out": (is_text, "a file name ending in .npy or .csv"),
+    "seed": SEED,
+}
 
 
 class SampleError(ConfigError):
@@ -83,11 +90,9 @@ def parse_args(argv: list[str]) -> dict:
         raise SampleError(f"unknown key {unknown[0]!r}: allowed keys are {sorted(DEFAULTS)}")
     if args["ckpt"] is None:
         raise SampleError(f"ckpt is required; {USAGE}")
-    n = args["n"]
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise SampleError(f"n={n} is not allowed: it must be a positive integer")
-    if not isinstance(args["seed"], int):
-        raise SampleError(f"seed={args['seed']} is not allowed: it must be an integer")
+    for key, (ok, allowed) in ARGUMENTS.items():
+        if not ok(args[key]):
+            raise SampleError(f"{key}={show(args[key])} is not allowed: it must be {allowed}")
     output_path(args["out"])  # a wrong file name is reported before any work is done
     return args
 

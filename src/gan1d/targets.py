@@ -124,10 +124,9 @@ class Gaussian(Target):
 
 class Uniform(Target):
     def __init__(self, low: float = 0.0, high: float = 1.0):
-        low, high = number("low", low), number("high", high)
-        if not low < high:
+        if not number("low", low) < number("high", high):
             raise BadArgument("low", low, f"below high={high}")
-        super().__init__(D.Uniform(_f64(low), _f64(high)))
+        super().__init__(D.Uniform(_f64(float(low)), _f64(float(high))))
         self.check_float32(("low", low), ("high", high))
 
     def moments(self):

@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from gan1d.errors import ConfigError, Diverged, check_config
+from gan1d.errors import ConfigError, Diverged, build_target, build_trainer, check_config
 from gan1d.files import write_json
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
@@ -43,11 +43,10 @@ def train(cfg: DictConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
-    target = instantiate(cfg.target)
-    datamodule = instantiate(cfg.data, target=target)
+    datamodule = instantiate(cfg.data, target=build_target(cfg))
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    trainer = build_trainer(cfg, callbacks=callbacks, logger=instantiate(cfg.logger))
     # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
     # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
     gc.freeze()
