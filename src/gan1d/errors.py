@@ -12,6 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gan1d import targets
 from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
 from gan1d.targets import BadArgument
@@ -228,12 +229,10 @@ def build_trainer(cfg: DictConfig, **parts):
 
 
 def show(value) -> str:
-    """A value as the user would have typed it."""
+    """A value as the user would have typed it on the command line."""
     if isinstance(value, (DictConfig, ListConfig)):
         return str(OmegaConf.to_container(value))
-    if isinstance(value, bool):
-        return str(value).lower()
-    return repr(value) if isinstance(value, str) else str(value)
+    return targets.show(value)
 
 
 class Diverged(RuntimeError):

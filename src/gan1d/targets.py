@@ -20,12 +20,15 @@ class BadArgument(ValueError):
     """A target argument out of range, named: gan1d.train reports it in one line as ``target.NAME=VALUE ...``."""
 
     def __init__(self, name: str, value, allowed: str):
-        super().__init__(f"{name}={_show(value)} is not allowed: it must be {allowed}")
+        super().__init__(f"{name}={show(value)} is not allowed: it must be {allowed}")
 
 
-def _show(value) -> str:
+def show(value) -> str:
+    """A value as the user would have typed it on the command line."""
     if isinstance(value, str):
         return repr(value)
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(list(value)) if _is_list(value) else str(value)
 
 
