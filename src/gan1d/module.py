@@ -222,8 +222,8 @@ def lightning_wrappers_idle(trainer: L.Trainer, module: L.LightningModule) -> bo
     and ``optimizer.step()`` but hook calls that do nothing: 32-bit precision on one device (no loss scaling, no
     gradient synchronisation) and none of their hooks overridden, in the module or in any callback. Their dispatch
     costs about 450 Python calls per iteration, 10-20% of an iteration on these networks, so gan1d then calls
-    the two directly. Add a callback with ``on_after_backward``, or train in 16-bit or on several devices, and it
-    goes through Lightning's wrappers again."""
+    the two directly. Add a callback with ``on_after_backward``, or train in 16-bit, and it goes through Lightning's
+    wrappers again."""
     steps_countable = all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step")
                           for opt in module.optimizers())
     return (type(trainer.precision_plugin) is Precision and type(trainer.strategy) is SingleDeviceStrategy
