@@ -275,8 +275,8 @@ class RunRecord(L.Callback):
         if isinstance(exception, Stopped):
             self.write(trainer, pl_module, "interrupted")
         elif isinstance(exception, KeyboardInterrupt):
-            self.write(trainer, pl_module, "interrupted", "stopped at once, inside an iteration: checkpoints/last.ckpt "
-                                                          "is the last one written before")
+            self.write(trainer, pl_module, "interrupted", "stopped at once, not at an iteration's end: checkpoints/"
+                                                          "last.ckpt, if any, is the last one written before")
         elif isinstance(exception, Diverged):
             self.write(trainer, pl_module, "diverged", str(exception))
         else:
