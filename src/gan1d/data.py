@@ -26,7 +26,7 @@ TRAIN, EVAL = 0, 1  # what a stream is for: training batches, or the fixed evalu
 
 def stream_seed(seed: int, purpose: int, rank: int = 0) -> int:
     """Independent, reproducible 63-bit seeds for every (seed, purpose, rank)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank)).generate_state(2, np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank)).generate_state(2, np.uint64)[0]) >> 1
 
 
 class MinibatchStream(IterableDataset):
