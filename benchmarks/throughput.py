@@ -5,11 +5,12 @@
 
 The Lightning side is ``gan1d.train.train(cfg)`` exactly as the CLI builds it, with the default logging, evaluation,
 figure, checkpoint and progress-bar cadence; its speed is the run record's ``steps_per_s`` (first iteration to the
-end, start-up excluded). The plain side is the loop one would write by hand over the very same networks, data
-stream, losses, R1/EMA and optimizers (fused Adam), built from the same config, with nothing else: no logging,
-evaluation, figures or checkpoints. It backpropagates each loss through both networks and averages the weights one
-tensor at a time; gan1d's own step freezes the discriminator's weights for the generator's step and averages them
-in one fused call.
+end, start-up excluded). The plain side is the loop one would write by hand over the same networks, data stream,
+losses, R1/EMA and optimizers (fused Adam), built from the same config, with no logging, evaluation, figures or
+checkpoints. It backpropagates each loss through both networks, averages the weights one tensor at a time and
+leaves the garbage collector as it is; gan1d's own step freezes the discriminator's weights for the generator's
+step, averages them in one fused call, and gan1d.train freezes the framework's objects out of the collector's
+scans (gc.freeze).
 
 The two run in pairs, ``repeats`` pairs, each pair back to back (alternately plain first and gan1d first), and the
 ratio gan1d / plain is the median of the pairs' ratios (1.0 = the framework costs nothing): on a shared machine
@@ -55,7 +56,7 @@ def plain_loop(cfg) -> float:
     t = 0
     start = time.perf_counter()
     # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
-    for reals, noises in datamodule.train_dataloader():
+    for reals, noises, _ in datamodule.train_dataloader():
         for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True)):
             z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
             d_real = D(pre.features(z))

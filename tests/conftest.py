@@ -43,6 +43,20 @@ class SignalAt(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class SignalInIteration(L.Callback):
+    """Test helper: sends this process ``count`` real SIGINTs in the middle of an iteration, just before its first
+    generator step, as a user's Ctrl-C at any moment would."""
+
+    def __init__(self, iteration: int, count: int = 1):
+        self.iteration, self.count = iteration, count
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        per_iteration = pl_module.d_steps + pl_module.g_steps
+        if pl_module.global_step == (self.iteration - 1) * per_iteration + pl_module.d_steps:
+            for _ in range(self.count):
+                os.kill(os.getpid(), signal.SIGINT)
+
+
 class PoisonAt(L.Callback):
     """Test helper: turns one generator weight into NaN at a given iteration (a batch end)."""
 

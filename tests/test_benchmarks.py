@@ -12,24 +12,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 @pytest.mark.slow
 def test_quality_benchmark_smoke(tmp_path, capsys):
+    import numpy as np
     import quality
+
+    from gan1d.metrics import Evaluator
+    from gan1d.sample import sample
+    from gan1d.targets import Gaussian
 
     table = quality.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--targets", "N(4, 1.25)",
                           "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
     assert [(t["preset"], t["seeds"]) for t in table] == [("default", 1), ("seed2017", 1)]
     assert "| default | N(4, 1.25) | 60 |" in capsys.readouterr().out
     saved = json.loads((tmp_path / "out" / "quality.json").read_text())
-    assert len(saved["runs"]) == 2 and all(r["w1_over_std"] > 0 for r in saved["runs"])
+    assert len(saved["runs"]) == 2
+    for run, row in zip(saved["runs"], table):
+        # The scores are those of 20,000 fresh samples from the run's checkpoint, against the exact target.
+        samples = np.load(Path(run["run_dir"]) / "samples.npy")
+        assert np.array_equal(samples, sample(run["run_dir"], 20_000, seed=quality.SAMPLE_SEED + run["seed"]))
+        scores = Evaluator(Gaussian(4, 1.25))(samples)
+        assert (run["w1_over_std"], run["ks"]) == (scores["w1_over_std"], scores["ks"])
+        assert (row["median_w1_over_std"], row["median_ks"]) == (run["w1_over_std"], run["ks"])
+        assert row["passed"] == f"{int(run['w1_over_std'] <= 0.04 and run['ks'] <= 0.02)}/1"
     assert (tmp_path / "out" / "quality_overlays.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
-def test_throughput_benchmark_smoke(capsys):
+def test_throughput_benchmark_smoke(tmp_path, capsys):
     import throughput
 
-    throughput.main(["--repeats", "1", "--steps", "60", "--presets", "seed2017"])
+    throughput.main(["--repeats", "1", "--steps", "60", "--presets", "seed2017", "--startup-repeats", "0",
+                     "--json", str(tmp_path / "t.json")])
     out = capsys.readouterr().out
     assert "| seed2017 | 60 |" in out and "gan1d / plain" in out
+    (row,) = json.loads((tmp_path / "t.json").read_text())["rows"]
+    # Both loops really trained 60 iterations (a loop that skipped its work would run thousands per second) at
+    # speeds within a few times of each other.
+    assert 1 < row["plain_it_s"] < 5000 and 1 < row["gan1d_it_s"] < 5000
+    assert row["ratio"] == pytest.approx(row["gan1d_runs"][0] / row["plain_runs"][0], abs=0.01)
+    assert 0.3 < row["ratio"] < 3
 
 
 @pytest.mark.slow
@@ -38,7 +58,9 @@ def test_scaling_benchmark_smoke(tmp_path, capsys):
 
     rows = scaling.main(["--steps", "50", "--batches", "64", "128", "--widths", "32", "--out", str(tmp_path)])
     assert [(r["batch"], r["width"]) for r in rows] == [(64, 64), (128, 64), (256, 32)]
-    assert all(r["it_s"] > 0 and r["peak_mib"] >= 0 for r in rows)
+    # Real runs: iterations at a believable speed, samples/s from them, and the memory of a process holding torch.
+    assert all(1 < r["it_s"] < 5000 and r["samples_s"] == round(r["it_s"] * r["batch"]) for r in rows)
+    assert all(100 < r["peak_mib"] < 4000 for r in rows)
     assert "| 128 | 64 |" in capsys.readouterr().out
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 

@@ -4,9 +4,11 @@ from pathlib import Path
 import gan1d.conf
 import numpy as np
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from gan1d.errors import ConfigError, check_config
+from gan1d.train import train
 
 CONF = Path(gan1d.conf.__file__).parent
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
@@ -27,18 +29,11 @@ def test_every_target_and_preprocessor_composes_and_builds(make_cfg, tmp_path, t
         np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=500))
         data = [f"target.path={tmp_path / 'x.npy'}"]
     cfg = make_cfg(f"target={target}", f"preprocessor={preprocessor}", *data)
-    dist = instantiate(cfg.target)
+    dist = check_config(cfg)  # every key checked, the target built
     assert dist.sample(10).shape == (10,)
     model = instantiate(cfg.model)
     assert model.discriminator.net[0].in_features == model.preprocessor.width
     assert cfg.data.batch_size % cfg.preprocessor.pack == 0
-
-
-@pytest.mark.parametrize("trainer", GROUPS["trainer"])
-def test_trainer_options_compose(make_cfg, trainer):
-    cfg = make_cfg(f"trainer={trainer}")
-    assert cfg.trainer.accelerator == {"default": "cpu"}.get(trainer, trainer)
-
 
 
 def test_iterations_per_batch_fits_every_cadence(make_cfg):
@@ -49,24 +44,93 @@ def test_iterations_per_batch_fits_every_cadence(make_cfg):
         check_config(make_cfg("log_every=7", "iterations_per_batch=5"))
 
 
-def test_user_keys_have_the_documented_names(make_cfg):
-    cfg = make_cfg("seed=3", "steps=7", "target.mean=-2", "preprocessor=variances", "optim.g_lr=1e-4",
-                   "optim.d_lr=2e-4", "data.batch_size=64", "trainer.accelerator=cpu", shrink=False)
-    assert (cfg.seed, cfg.steps, cfg.target.mean, cfg.data.batch_size) == (3, 7, -2, 64)
-    assert cfg.model.g_lr == 1e-4 and cfg.model.d_lr == 2e-4  # the module reads the optim keys
-    assert cfg.data.seed == 3
+def test_user_keys_reach_the_parts_they_name(make_cfg):
+    cfg = make_cfg("seed=3", "optim.g_lr=1e-4", "optim.d_lr=2e-4", "optim.betas=[0.6,0.9]", "data.batch_size=64",
+                   "model.generator.noise_dim=3")
+    opt_g, opt_d = instantiate(cfg.model).configure_optimizers()
+    assert [(o.param_groups[0]["lr"], o.param_groups[0]["betas"]) for o in (opt_g, opt_d)] == \
+        [(1e-4, (0.6, 0.9)), (2e-4, (0.6, 0.9))]
+    datamodule = instantiate(cfg.data, target=instantiate(cfg.target))
+    real, noise, _ = next(iter(datamodule.train_dataloader()))
+    assert real.shape[2] == noise.shape[2] == 64 and noise.shape[3] == 3  # the generator's noise width
+    def eval_noise(seed):
+        return instantiate(make_cfg(f"seed={seed}").data, target=datamodule.target).eval_noise
+
+    assert torch.equal(eval_noise(3), eval_noise(3)) and not torch.equal(eval_noise(3), eval_noise(4))
 
 
-def test_seed2017_is_the_tutorial(make_cfg):
+def test_seed2017_builds_the_tutorials_networks(make_cfg):
     cfg = make_cfg("experiment=seed2017", shrink=False)
-    assert cfg.steps == 2400
-    assert (cfg.target.mean, cfg.target.std) == (4.0, 1.25)
-    assert cfg.preprocessor._target_.endswith("Variances") and cfg.preprocessor.pack == 100
-    assert cfg.data.batch_size == 100 and not cfg.data.standardize
-    assert cfg.optim.g_lr == cfg.optim.d_lr == 2e-4 and list(cfg.optim.betas) == [0.9, 0.999]
-    assert cfg.model.r1_gamma == 0 and cfg.model.ema == 0 and cfg.model.loss == "non_saturating"
-    g, d = cfg.model.generator, cfg.model.discriminator
-    assert g.noise == "uniform" and list(g.hidden) == [50, 50] and list(g.activations) == ["elu", "sigmoid"]
-    assert list(d.hidden) == [50, 50] and list(d.activations) == ["elu", "elu"]
     model = instantiate(cfg.model)
+    g = [type(m).__name__ for m in model.generator.net]
+    assert g == ["Linear", "ELU", "Linear", "Sigmoid", "Linear"] and model.generator.net[0].out_features == 50
+    assert model.generator.noise_like(1000).min() >= 0 and model.generator.noise_like(1000).max() < 1  # uniform
+    assert [type(m).__name__ for m in model.discriminator.net] == ["Linear", "ELU", "Linear", "ELU", "Linear"]
     assert model.discriminator.net[0].in_features == 200  # 100 samples + 100 squared deviations
+    opt_g, _ = model.configure_optimizers()
+    assert opt_g.param_groups[0]["lr"] == 2e-4 and opt_g.param_groups[0]["betas"] == (0.9, 0.999)
+    assert model.generator_ema is None and model.r1_gamma == 0
+    datamodule = instantiate(cfg.data, target=instantiate(cfg.target))
+    assert (datamodule.loc, datamodule.scale, datamodule.batch_size, datamodule.steps) == (0.0, 1.0, 100, 2400)
+    assert datamodule.target.moments() == {"mean": 4.0, "std": 1.25, "skew": 0.0, "kurtosis": 0.0}
+
+
+# (overrides, the start of the one-line error): each checked by check_config, as gan1d.train does first.
+BAD = [
+    (["seed=-1"], "seed=-1 "), (["seed=4294967296"], "seed=4294967296 "), (["seed=true"], "seed=true "),
+    (["steps=1e3"], "steps=1000.0 "), (["steps=true"], "steps=true "), (["threads=100000"], "threads=100000 "),
+    (["ckpt_path=5"], "ckpt_path=5 "), (["log_every=true"], "log_every=true "),
+    (["callbacks.evaluation.every=7"], "callbacks.evaluation.every=7 must be a multiple"),
+    (["callbacks.progress_bar.refresh_rate=-1"], "callbacks.progress_bar.refresh_rate=-1 "),
+    (["callbacks.pdf_overlay.background=maybe"], "callbacks.pdf_overlay.background='maybe' "),
+    (["iterations_per_batch=0"], "iterations_per_batch=0 "), (["optim.betas=[0.5]"], "optim.betas=[0.5] "),
+    (["optim.g_lr=abc"], "optim.g_lr='abc' "), (["model.g_lr=-1"], "model.g_lr=-1 "),
+    (["data.batch_size=true"], "data.batch_size=true "), (["data.eval_size=0"], "data.eval_size=0 "),
+    (["data.eval_size=10000000"], "data.eval_size=10000000 "), (["data.standardize=maybe"], "data.standardize='maybe'"),
+    (["data.standardize=1"], "data.standardize=1 "), (["data.num_workers=-1"], "data.num_workers=-1 "),
+    (["data.num_workers=1000"], "data.num_workers=1000 "), (["data.seed=-3"], "data.seed=-3 "),
+    (["data.d_steps=2"], "data.d_steps=2 must equal model.d_steps=1"),
+    (["data.noise=uniform"], "data.noise='uniform' must equal"),
+    (["data.batch_size=1000000000"], "data.batch_size=1000000000, iterations_per_batch=10"),
+    (["model.d_steps=1000000"], "data.batch_size=256, iterations_per_batch=10, model.d_steps=1000000"),
+    (["model.loss=[a]"], "model.loss=['a'] "), (["model.ema=true"], "model.ema=true "),
+    (["model.gp_one_sided=yes"], "model.gp_one_sided='yes' "), (["model.r2_gamma=nan"], "model.r2_gamma=nan "),
+    (["model.generator.hidden=[0]"], "model.generator.hidden=[0] "),
+    (["model.generator.hidden=[100000]"], "model.generator.hidden=[100000] "),
+    (["model.generator.activations=[elu,elu,elu]"], "model.generator.activations=['elu', 'elu', 'elu'] must name"),
+    (["model.discriminator.activations=[true]"], "model.discriminator.activations=[True] "),
+    (["model.generator.noise_dim=100000"], "model.generator.noise_dim=100000 "),
+    (["preprocessor.pack=true"], "preprocessor.pack=true "), (["logger.save_dir=5"], "logger.save_dir=5 "),
+    (["trainer.accelerator=true"], "trainer.accelerator=true "), (["trainer.devices=2"], "trainer.devices=2 "),
+    (["trainer.max_epochs=2"], "trainer.max_epochs=2 "), (["+trainer.precision=64"], "trainer.precision=64 "),
+    (["+trainer.gradient_clip_val=1"], "trainer.gradient_clip_val=1 "),
+    (["+trainer.num_nodes=2"], "trainer.num_nodes=2 "),
+    (["target.mean=1e35"], "target.mean=1e+35 "), (["target.std=1e-30"], "target.std=1e-30 "),
+    (["target.std=true"], "target.std=true "), (["target=student_t", "target.df=0.01"], "target.df=0.01 "),
+    (["target=lognormal", "target.mu=100"], "target.mu=100 "),
+    (["target=exponential", "target.rate=0"], "target.rate=0 "),
+    (["target=laplace", "target.scale=abc"], "target.scale='abc' "),
+    (["target=mixture", "target.means=[]"], "target.means=[] "),
+    (["target=uniform", "target.high=inf"], "target.high=inf "),
+    (["+target.stdd=1"], "target=gan1d.targets.Gaussian: Gaussian.__init__() got an unexpected keyword argument"),
+    (["target=comb", "target.modes=0"], "target.modes=0 "),
+    (["target=comb", "target.spacing=-2"], "target.spacing=-2 "),
+    (["target=empirical"], "target.path=null "), (["target=empirical", "target.path=5"], "target.path=5 "),
+    (["target=empirical", "target.path=x.npy", "target.holdout=1"], "target.holdout=1 "),
+    (["target=empirical", "target.path=nope.npy"], "target.path=nope.npy: no such file"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_values_are_one_line_naming_the_key(make_cfg, overrides, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(make_cfg(*overrides))
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("overrides", [["data.batch_size=1"], ["data.eval_size=1"], ["model.ema=0.9999999"],
+                                       ["model.generator.hidden=[]", "model.discriminator.hidden=[]"],
+                                       ["steps=1000000000000", "+trainer.max_time=00:00:00:01"]])
+def test_absurd_but_valid_values_train(make_cfg, overrides):
+    record = train(make_cfg(*overrides))
+    assert record["status"] == "ok" and record["steps"] >= 10

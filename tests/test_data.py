@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli
+from omegaconf import OmegaConf
 from scipy import stats
 
 from gan1d.data import MinibatchStream
-from gan1d.errors import ConfigError
+from gan1d.errors import ConfigError, build_target
 from gan1d.figures import overlay_data
 from gan1d.loading import DataError, read_column
 from gan1d.metrics import DataScores, Evaluator, ks_two_sample, wasserstein1_two_sample
@@ -86,12 +87,15 @@ BAD_DATA = [
 ]
 
 BAD_KEYS = [
-    ("path not given", {"path": None}, "target.path is not given"),
+    ("path not given", {"path": None}, "target.path=null is not allowed: it must be the data file to learn from"),
+    ("path a number", {"path": 5}, "target.path=5 is not allowed"),
+    ("column a list", {"column": [0]}, "target.column=[0] is not allowed"),
     ("holdout 0", {"holdout": 0}, "target.holdout=0 is not allowed"),
     ("holdout 1", {"holdout": 1}, "target.holdout=1 is not allowed"),
     ("holdout 1.5", {"holdout": 1.5}, "strictly between 0 and 1"),
     ("nonfinite keep", {"nonfinite": "keep"}, "target.nonfinite='keep' is not allowed"),
     ("split_seed text", {"split_seed": "a"}, "target.split_seed='a' is not allowed"),
+    ("split_seed negative", {"split_seed": -1}, "target.split_seed=-1 is not allowed"),
 ]
 
 
@@ -113,8 +117,9 @@ def test_bad_data_is_one_line_naming_the_file_and_the_problem(tmp_path, name, ma
 
 @pytest.mark.parametrize("name,kwargs,problem", BAD_KEYS, ids=[row[0] for row in BAD_KEYS])
 def test_bad_keys_are_one_line_naming_the_key(tmp_path, name, kwargs, problem):
-    with pytest.raises(ConfigError) as err:
-        Empirical(**{"path": str(normal_npy(tmp_path / "x.npy")), **kwargs})
+    node = OmegaConf.create({"_target_": "gan1d.targets.Empirical", "path": str(normal_npy(tmp_path / "x.npy"))})
+    with pytest.raises(ConfigError) as err:  # as gan1d.train and gan1d.evaluate build it
+        build_target(OmegaConf.merge(node, kwargs))
     assert "\n" not in str(err.value) and problem in str(err.value), str(err.value)
 
 
@@ -201,6 +206,16 @@ def test_pdf_and_cdf_describe_the_held_out_part(tmp_path):
     assert overlay_data(t, t.sample(1000).numpy(), "title").pdf_label == "held-out data (KDE of 1000 values)"
 
 
+def test_quantile_and_moments_are_the_held_out_parts(tmp_path):
+    t = Empirical(str(normal_npy(tmp_path / "x.npy", 5000)))
+    h, p = t.held_out, np.array([1e-9, 0.1, 0.5, 0.7315, 1 - 1e-9])
+    assert np.array_equal(t.quantile(p), h[np.ceil(p * len(h)).astype(int) - 1])  # the least value with cdf >= p
+    want = {"mean": h.mean(), "std": h.std(), "skew": stats.skew(h), "kurtosis": stats.kurtosis(h)}
+    assert t.moments() == pytest.approx(want, rel=1e-12)
+    scores = Evaluator(t)(t.sample(1000, torch.Generator().manual_seed(0)))
+    assert {k: scores[f"target_{k}"] for k in want} == t.moments()
+
+
 def test_overlay_legend_names_the_held_out_data(tmp_path):
     from gan1d.figures import pdf_overlay
 
@@ -280,7 +295,6 @@ def test_user_presets_from_a_config_dir(tmp_path):
                                              ("seattle_wind", "wind", 1461)])
 def test_shipped_data_sets_load_from_any_directory(tmp_path, monkeypatch, preset, column, n):
     from gan1d import compose
-    from gan1d.targets import build_target
 
     monkeypatch.chdir(tmp_path)
     t = build_target(compose([f"target={preset}"]).target)
@@ -311,6 +325,11 @@ def test_a_run_on_data_is_scored_against_its_held_out_part(make_cfg, tmp_path):
     (["ckpt=/a", "ckpt_path=/b"], "give ckpt or ckpt_path, not both"),
     ([], "ckpt is required"),
     (["ckpt=/nope", "n=0"], "n=0 is not allowed"),
+    (["ckpt=/nope", "n=1000000000"], "n=1000000000 is not allowed"),  # the checks gan1d.sample makes
+    (["ckpt=5"], "ckpt=5 is not allowed"),
+    (["ckpt=/nope", "seed=-1"], "seed=-1 is not allowed"),
+    (["ckpt=/nope", "out=5"], "out=5 is not allowed"),
+    (["ckpt=/nope", "config_dir=5"], "config_dir=5 is not allowed"),
     (["ckpt=/nope", "out=x.txt"], "out=x.txt: the file name must end in .json"),
     (["ckpt=/nope", "steps=3"], "unknown key 'steps'"),
     (["RUN"], "arguments are key=value"),

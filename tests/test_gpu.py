@@ -34,6 +34,11 @@ def test_iterations_never_wait_on_the_gpu(make_cfg, tmp_path):
 
 
 @pytest.mark.parametrize("overrides", [[], ["experiment=seed2017"], ["loss=wgan_gp"], ["target=bimodal"]])
-def test_recipes_train_on_the_gpu(make_cfg, overrides):
-    record = train(make_cfg(*overrides, "trainer.accelerator=gpu"))
-    assert record["status"] == "ok" and record["w1_over_std"] < 10
+def test_recipes_train_on_the_gpu_as_on_the_cpu(make_cfg, tmp_path, overrides):
+    # The same data and initial weights: the two devices differ only in rounding, which moves W1/sd after these 40
+    # iterations by far less than 1% (weights perturbed by 1e-6 on the CPU moved it by at most 3e-4), while any
+    # real difference in what is computed moves it by far more.
+    cpu = train(make_cfg(*overrides, f"run_dir={tmp_path / 'cpu'}"))
+    gpu = train(make_cfg(*overrides, "trainer.accelerator=gpu", f"run_dir={tmp_path / 'gpu'}"))
+    assert gpu["status"] == "ok" and gpu["steps"] == cpu["steps"] == 40
+    assert gpu["w1_over_std"] == pytest.approx(cpu["w1_over_std"], rel=0.01)

@@ -1,19 +1,26 @@
 """Bad input, divergence and interruption: one clear line, a status in metrics.json, nothing lost."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from conftest import run_cli
+from hydra import compose, initialize_config_module
 
-from gan1d.errors import Diverged
-from gan1d.files import write_json
-from gan1d.sample import SampleError, save
+from gan1d.callbacks import Checkpoint, LossCurves, PdfOverlay
+from gan1d.errors import ConfigError, Diverged
+from gan1d.files import atomic_file, write_json
+from gan1d.report import summarise
+from gan1d.sample import save
 from gan1d.train import train
 
 # (override, the key the one-line error must name)
@@ -43,6 +50,12 @@ BAD_INPUTS = [
     ("target=mixture target.weights=[1,-1]", "target.weights"),
     ("target=mixture target.stds=[0.5]", "target.weights"),
     ("ckpt_path=/no/such/file.ckpt", "ckpt_path"),
+    ("seed=-1", "seed=-1"),
+    ("seed=true", "seed=true"),
+    ("data.standardize=maybe", "data.standardize"),
+    ("trainer.devices=2", "trainer.devices"),
+    ("target=student_t target.df=0.01", "target.df=0.01"),
+    ("+trainer.foo=1", "trainer: Lightning refused"),
 ]
 
 
@@ -77,7 +90,12 @@ def test_unknown_group_option_lists_the_choices(tmp_path):
 
 @pytest.mark.parametrize("args,key", [
     (["ckpt=/nope", "n=0"], "n=0"),
-    (["ckpt=/nope", "n=many"], "n=many"),
+    (["ckpt=/nope", "n=many"], "n='many'"),
+    (["ckpt=/nope", "n=1000000000"], "n=1000000000"),
+    (["ckpt=/nope", "out=5"], "out=5"),
+    (["ckpt=5"], "ckpt=5"),
+    (["ckpt=/nope", "seed=true"], "seed=true"),
+    (["ckpt=/nope", "seed=-1"], "seed=-1"),
     ([], "ckpt is required"),
     (["ckpt=/nope"], "ckpt=/nope"),
     (["ckpt=/nope", "out=x.txt"], "out=x.txt"),
@@ -94,18 +112,29 @@ def test_sample_bad_arguments_are_one_line(capsys, args, key):
     assert err.count("\n") == 0 and err.startswith("gan1d.sample: ") and key in err
 
 
-def test_sample_rejects_junk_checkpoints(tmp_path, capsys):
+class Evil:
+    """Unpickled, it would create the file ``marker``: what a checkpoint that runs code does."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_sample_rejects_junk_checkpoints_without_running_them(tmp_path, capsys):
     from gan1d.sample import main
 
     junk = tmp_path / "junk.ckpt"
     junk.write_bytes(b"not a checkpoint")
-    evil = tmp_path / "evil.ckpt"
-    torch.save({"x": subprocess.Popen}, evil)  # a pickle that would import code if loaded unsafely
+    evil, marker = tmp_path / "evil.ckpt", tmp_path / "code-ran"
+    torch.save({"gan1d_generator": Evil(marker)}, evil)
     for path in (junk, evil):
         with pytest.raises(SystemExit):
             main([f"ckpt={path}"])
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "not a gan1d checkpoint" in err
+    assert not marker.exists()  # weights_only=True refused the pickle before it could run anything
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
@@ -129,22 +158,72 @@ def test_divergence_through_the_cli_is_one_line(tmp_path):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "diverged"
 
 
-def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path):
-    steps = ["steps=60", "checkpoint_every=1000"]
-    train(make_cfg(*steps, f"run_dir={tmp_path / 'whole'}"))  # 10 iterations per batch
+# Every loss and penalty: each draws its own random numbers and keeps its own state.
+RECIPES = {"non_saturating+R1": [], "minimax": ["loss=minimax"], "lsgan": ["loss=lsgan"],
+           "hinge+R2": ["loss=hinge", "model.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["model.ema=0"]}
+# 30 iterations in batches of 10, no figures: short runs, with a cut that falls inside a batch.
+SHORT = ["steps=30", "log_every=10", "eval_every=10", "checkpoint_every=10", "data.eval_size=2000",
+         "~callbacks.pdf_overlay", "~callbacks.loss_curves"]
+
+
+def final_weights(run_dir) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The final weights of each recipe's uninterrupted 30-iteration run, trained once for the tests below."""
+    cache = {}
+
+    def weights(recipe: str) -> dict:
+        if recipe not in cache:
+            run_dir = tmp_path_factory.mktemp("whole")
+            with initialize_config_module("gan1d.conf", version_base="1.3"):
+                train(compose("train", overrides=[*RECIPES[recipe], *SHORT, f"run_dir={run_dir}"]))
+            cache[recipe] = final_weights(run_dir)
+        return cache[recipe]
+
+    return weights
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path, uninterrupted, recipe):
+    cut, resumed = tmp_path / "cut", tmp_path / "resumed"
     with pytest.raises(SystemExit):  # Lightning's graceful shutdown after a KeyboardInterrupt exits with 1
-        # One iteration per batch, to stop off the other runs' batch ends: the data must not depend on batching.
-        train(make_cfg(*steps, f"run_dir={tmp_path / 'cut'}", "iterations_per_batch=1",
-                       "+callbacks.kill._target_=conftest.SignalAt", "+callbacks.kill.iteration=23"))
-    record = json.loads((tmp_path / "cut" / "metrics.json").read_text())
-    assert record["status"] == "interrupted" and record["steps"] == 23
-    resumed = train(make_cfg(*steps, f"run_dir={tmp_path / 'resumed'}", f"ckpt_path={tmp_path / 'cut'}"))
-    assert resumed["status"] == "ok" and resumed["steps"] == 60
-    whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    again = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    assert whole.keys() == again.keys()
-    for name in whole:
-        assert torch.equal(whole[name], again[name]), name
+        # Ctrl-C inside iteration 13, in the middle of a batch of 10: the run stops at that iteration's end.
+        train(make_cfg(*RECIPES[recipe], *SHORT, f"run_dir={cut}",
+                       "+callbacks.kill._target_=conftest.SignalInIteration", "+callbacks.kill.iteration=13"))
+    record = json.loads((cut / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and record["steps"] == 13
+    d_steps = 5 if recipe == "wgan_gp" else 1
+    assert torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 13 * (d_steps + 1)
+    finished = train(make_cfg(*RECIPES[recipe], *SHORT, f"run_dir={resumed}", f"ckpt_path={cut}"))
+    assert finished["status"] == "ok" and finished["steps"] == 30
+    assert_same_weights(final_weights(resumed), uninterrupted(recipe))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_a_finished_run_trains_longer(make_cfg, tmp_path, uninterrupted, recipe):
+    short, longer = tmp_path / "short", tmp_path / "longer"
+    assert train(make_cfg(*RECIPES[recipe], *SHORT, "steps=20", f"run_dir={short}"))["status"] == "ok"
+    record = train(make_cfg(*RECIPES[recipe], *SHORT, f"run_dir={longer}", f"ckpt_path={short}"))
+    assert record["status"] == "ok" and record["steps"] == 30
+    assert_same_weights(final_weights(longer), uninterrupted(recipe))
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
+    with pytest.raises(SystemExit):
+        train(make_cfg(*SHORT, "+callbacks.kill._target_=conftest.SignalInIteration", "+callbacks.kill.iteration=13",
+                       "+callbacks.kill.count=2"))
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and "last one written before" in record["reason"]
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20  # iteration 10
 
 
 def test_sigterm_through_the_cli_writes_a_checkpoint(tmp_path):
@@ -164,14 +243,84 @@ def test_sigterm_through_the_cli_writes_a_checkpoint(tmp_path):
     assert ckpt["global_step"] == 2 * record["steps"]
 
 
-def test_writes_are_atomic(tmp_path):
+def test_a_writer_killed_half_way_leaves_the_old_file_whole(tmp_path):
     path = tmp_path / "metrics.json"
     write_json(path, {"status": "ok"})
-    with pytest.raises(TypeError):
-        write_json(path, {"status": object()})  # fails half-way: the old file stays whole
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_file(path) as f:
+            f.write('{"status": "interr')
+            raise KeyboardInterrupt  # the process stops here, half-way through the file
     assert json.loads(path.read_text()) == {"status": "ok"}
-    out = tmp_path / "samples.npy"
-    save(torch.arange(3.0).numpy(), out)
-    with pytest.raises(SampleError):
-        save(torch.arange(3.0).numpy(), tmp_path / "no" / "such" / "dir.npy")
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+# Each of gan1d's writers, writing version v of its files (different bytes for each v); returns their paths.
+def write_metrics(run, v):
+    write_json(run / "metrics.json", {"steps": v})
+    return [run / "metrics.json"]
+
+
+def write_samples(run, v):
+    save(np.arange(v + 1.0), run / "samples.npy")
+    return [run / "samples.npy"]
+
+
+def fake_module(iteration=1):
+    writer = SimpleNamespace(add_figure=lambda *args: None, _get_file_writer=lambda: None)
+    return SimpleNamespace(iteration=iteration, logger=SimpleNamespace(experiment=writer),
+                           parameters=lambda: [torch.zeros(2)])
+
+
+def write_loss_curves(run, v):
+    curves = LossCurves()
+    curves.history["loss/d"] = [(1, 0.5), (2, float(v))]
+    curves.on_train_end(SimpleNamespace(default_root_dir=str(run)), fake_module())
+    return [run / "loss_curves.png"]
+
+
+def write_overlay(run, v):
+    from gan1d.figures import OverlayData, overlay_png
+
+    x = np.linspace(-3, 3, 50)
+    overlay = PdfOverlay()
+    overlay.frames = [overlay_png(OverlayData(x, np.exp(-x**2 / 2), np.full(100, float(v)), f"version {v}"))]
+    overlay.on_train_end(SimpleNamespace(default_root_dir=str(run)), fake_module())
+    return [run / "pdf_overlay.png", run / "training.gif"]
+
+
+def write_checkpoint(run, v):
+    trainer = SimpleNamespace(default_root_dir=str(run),
+                              save_checkpoint=lambda path, weights_only: torch.save({"version": v}, path))
+    Checkpoint().save(trainer, fake_module())
+    return [run / "checkpoints" / "last.ckpt"]
+
+
+def write_summary(run, v):
+    job = run / "0"
+    (job / ".hydra").mkdir(parents=True, exist_ok=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- optim.g_lr=0.001\n")
+    (job / "metrics.json").write_text(json.dumps({"status": "ok", "w1_over_std": 0.01 * (v + 1), "ks": 0.01}))
+    summarise(run)
+    return [run / "summary.csv", run / "summary.md", run / "summary.png"]
+
+
+@pytest.mark.parametrize("writer,name", [
+    (write_metrics, "metrics.json"), (write_samples, "samples.npy"), (write_loss_curves, "loss_curves.png"),
+    (write_overlay, "pdf_overlay.png"), (write_overlay, "training.gif"), (write_checkpoint, "last.ckpt"),
+    (write_summary, "summary.csv"), (write_summary, "summary.md"), (write_summary, "summary.png"),
+])
+def test_every_writer_keeps_the_old_file_whole_when_it_fails(tmp_path, monkeypatch, writer, name):
+    (path,) = [f for f in writer(tmp_path, 1) if f.name == name]
+    old = path.read_bytes()
+    replace = os.replace
+
+    def crash(src, dst):  # the moment between writing the new file and putting it in place
+        if Path(dst).name == name:
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises((OSError, ConfigError)):
+        writer(tmp_path, 2)
+    assert path.read_bytes() == old
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -1,6 +1,7 @@
 """Training end to end: in process through train(cfg), and through the real CLI as a user runs it."""
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from conftest import run_cli
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from gan1d.files import write_json
+from gan1d.report import figure
 from gan1d.sample import load_generator
 from gan1d.train import train
 
@@ -111,6 +114,26 @@ def test_seed_makes_runs_repeatable(make_cfg, tmp_path):
     b = train(make_cfg("steps=20", f"run_dir={tmp_path / 'b'}"))
     c = train(make_cfg("steps=20", "seed=1", f"run_dir={tmp_path / 'c'}"))
     assert a["w1"] == b["w1"] and a["w1"] != c["w1"]
+
+
+def strict_json(path) -> dict:
+    """metrics.json as a strict parser reads it: NaN and Infinity are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not valid JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_metrics_json_is_strict_json_even_without_moments(make_cfg, tmp_path):
+    # Student-t with df 1 has no mean, std, skew or kurtosis: null, and so are the errors against them.
+    record = train(make_cfg("target=student_t", "target.df=1"))
+    saved = strict_json(tmp_path / "metrics.json")
+    assert saved == record and saved["status"] == "ok" and math.isfinite(saved["w1_over_std"])
+    for moment in ("mean", "std", "skew", "kurtosis"):
+        assert saved[f"target_{moment}"] is None and saved[f"{moment}_error"] is None
+        assert math.isfinite(saved[f"gen_{moment}"])
+    write_json(tmp_path / "collapsed.json", {"gen_skew": float("nan"), "w1": [float("inf"), 1.0]})
+    assert strict_json(tmp_path / "collapsed.json") == {"gen_skew": None, "w1": [None, 1.0]}
 
 
 OTHER_RECIPES = [["experiment=seed2017", "steps=20"], ["target=mixture", "preprocessor=moments"],
@@ -290,3 +313,16 @@ def test_optuna_search_minimises_w1(tmp_path):
     best = (sweep / "optimization_results.yaml").read_text()
     scores = [json.loads((sweep / j / "metrics.json").read_text())["w1_over_std"] for j in ("0", "1", "2")]
     assert f"best_value: {min(scores)}" in best and "optim.g_lr" in best
+
+
+def test_sweep_figure_is_a_heatmap_only_for_a_full_grid():
+    def rows(cells):
+        return [{"job": str(i), "status": "ok", "w1_over_std": 0.01 * (i + 1),
+                 "overrides": [f"optim.g_lr={x}", f"loss={y}"]} for i, (x, y) in enumerate(cells)]
+
+    keys = ["optim.g_lr", "loss"]
+    full = figure(rows([(1, "hinge"), (2, "hinge"), (1, "lsgan"), (2, "lsgan")]), keys)
+    assert len(full.axes[0].images) == 1  # the heatmap
+    # An Optuna search's categorical choices: as many jobs as cells, but (1, hinge) twice and (2, lsgan) never.
+    scattered = figure(rows([(1, "hinge"), (2, "hinge"), (1, "lsgan"), (1, "hinge")]), keys)
+    assert not scattered.axes[0].images and len(scattered.axes[0].patches) == 4  # one bar per job

@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from gan1d.errors import Diverged
-from gan1d.files import atomic_file, write_json
+from gan1d.files import atomic_file, atomic_path, write_json
 from gan1d.metrics import Evaluator
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,8 @@ class LossCurves(L.Callback):
         from gan1d.figures import loss_curves
 
         fig = loss_curves(self.history)
-        fig.savefig(Path(trainer.default_root_dir) / self.filename)
+        with atomic_file(Path(trainer.default_root_dir) / self.filename, "wb") as f:
+            fig.savefig(f, format="png")
         pl_module.logger.experiment.add_figure("loss_curves", fig, pl_module.iteration)
 
 
@@ -279,8 +280,11 @@ class RunRecord(L.Callback):
             pl_module.logger.log_metrics(hp, step=pl_module.iteration)
 
     def on_exception(self, trainer, pl_module, exception):
-        if isinstance(exception, KeyboardInterrupt):
+        if isinstance(exception, Stopped):
             self.write(trainer, pl_module, "interrupted")
+        elif isinstance(exception, KeyboardInterrupt):
+            self.write(trainer, pl_module, "interrupted", "stopped at once, not at an iteration's end: checkpoints/"
+                                                          "last.ckpt, if any, is the last one written before")
         elif isinstance(exception, Diverged):
             self.write(trainer, pl_module, "diverged", str(exception))
         else:
@@ -306,8 +310,10 @@ class RunRecord(L.Callback):
 
 
 class Checkpoint(L.Callback):
-    """``checkpoints/last.ckpt`` every ``every`` iterations, at the end, and when stopped by Ctrl-C or SIGTERM;
-    written atomically, and only while the weights are finite, so a diverged run keeps its last good one."""
+    """``checkpoints/last.ckpt`` every ``every`` iterations, at the end, and when stopped by Ctrl-C or SIGTERM at the
+    end of an iteration (GracefulStop); written atomically, and only while the weights are finite, so a diverged run
+    keeps its last good one. A stop inside an iteration (a second Ctrl-C) keeps the last one written before: a
+    checkpoint of half an iteration would resume into a different run."""
 
     def __init__(self, every: int = 500, filename: str = "checkpoints/last.ckpt"):
         self.every, self.filename = every, filename
@@ -317,7 +323,7 @@ class Checkpoint(L.Callback):
             self.save(trainer, pl_module)
 
     def on_exception(self, trainer, pl_module, exception):
-        if isinstance(exception, KeyboardInterrupt):
+        if isinstance(exception, Stopped):
             self.save(trainer, pl_module)
 
     def save(self, trainer, pl_module) -> None:
@@ -325,22 +331,29 @@ class Checkpoint(L.Callback):
             raise Diverged(f"the weights became NaN or Inf by iteration {pl_module.iteration}")
         path = Path(trainer.default_root_dir) / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        trainer.save_checkpoint(tmp, weights_only=False)  # the full state: optimizers and loops, to resume from
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            trainer.save_checkpoint(tmp, weights_only=False)  # the full state: optimizers and loops, to resume from
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped by Ctrl-C or SIGTERM at the end of an iteration: a state to checkpoint and resume from."""
 
 
 class GracefulStop(L.Callback):
-    """Ctrl-C or SIGTERM stops training at the next iteration boundary, never half-way through one, so that the
-    checkpoint written on the way out resumes (``ckpt_path=...``) exactly. A second Ctrl-C stops at once."""
+    """Ctrl-C or SIGTERM stops training at the end of the current iteration, never half-way through one, so that the
+    checkpoint written on the way out resumes (``ckpt_path=...``) exactly: the module's loop ends its batch there,
+    and the batch end raises Stopped. A second Ctrl-C stops at once, inside the iteration, and writes no
+    checkpoint (the last one written stays)."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = None
         self.previous = {}
+        self.module = None
 
     def on_train_start(self, trainer, pl_module):
+        self.module = pl_module
         if threading.current_thread() is threading.main_thread():  # signals can only be caught there
             self.previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
 
@@ -348,11 +361,12 @@ class GracefulStop(L.Callback):
         if self.requested is not None:
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum).name
+        self.module.stop_requested = True
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if self.requested is not None:
-            log.warning("%s received: stopping after iteration %d", self.requested, pl_module.iteration)
-            raise KeyboardInterrupt  # Lightning's graceful shutdown: on_exception hooks, then exit code 1
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.requested is not None and not is_last(trainer, pl_module):
+            log.warning("%s received: stopped after iteration %d", self.requested, pl_module.iteration)
+            raise Stopped  # Lightning's graceful shutdown: on_exception hooks, then exit code 1
 
     def on_train_end(self, trainer, pl_module):
         self._restore()

@@ -1,14 +1,17 @@
 """Data: an endless, seeded stream of target and noise minibatches, and a fixed evaluation noise set.
 
-Iteration ``i`` gets ``d_steps`` minibatches of real samples plus ``d_steps + g_steps`` minibatches of noise,
-drawn from their own generator seeded by (seed, rank, i): the stream has no hidden state, so a run resumed at
-iteration ``i`` sees exactly the data it would have seen, whatever the number of loader workers and however the
-iterations are grouped into batches, and every rank sees different data.
+Iteration ``i`` gets ``d_steps`` minibatches of real samples, ``d_steps + g_steps`` minibatches of noise and, with
+a gradient penalty, the penalty's mixing weights (one per pack, for each discriminator step): every random number
+of the iteration, drawn from its own generator seeded by (seed, rank, i). The stream has no hidden state, so a run
+resumed at iteration ``i`` sees exactly the data it would have seen, whatever the number of loader workers and
+however the iterations are grouped into batches, and every rank sees different data.
 
 One loader batch holds ``iterations_per_batch`` iterations' worth (the last one fewer, to end at ``steps``):
 Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations; at one
 iteration per batch it was about a fifth of the training loop on these small networks.
 """
+
+import itertools
 
 import lightning as L
 import numpy as np
@@ -23,32 +26,36 @@ TRAIN, EVAL = 0, 1  # what a stream is for: training batches, or the fixed evalu
 
 def stream_seed(seed: int, purpose: int, rank: int = 0) -> int:
     """Independent, reproducible 63-bit seeds for every (seed, purpose, rank)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank)).generate_state(2, np.uint64)[0] >> 1)
+    return int(np.random.SeedSequence(seed, spawn_key=(purpose, rank)).generate_state(2, np.uint64)[0]) >> 1
 
 
 class MinibatchStream(IterableDataset):
     def __init__(self, target: Target, batch_size: int, noise: str, noise_dim: int, d_steps: int, g_steps: int,
-                 seed: int, steps: int, iterations_per_batch: int = 1, rank: int = 0, start: int = 0):
+                 seed: int, steps: int, iterations_per_batch: int = 1, rank: int = 0, start: int = 0,
+                 mixing_weights: int = 0):
         super().__init__()
         self.target, self.batch_size = target, batch_size
         self.noise, self.noise_dim = noise, noise_dim
         self.d_steps, self.g_steps = d_steps, g_steps
         self.steps, self.iterations_per_batch = steps, iterations_per_batch
         self.base_seed, self.start = stream_seed(seed, TRAIN, rank), start
+        self.mixing_weights = mixing_weights
 
-    def item(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def item(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = torch.Generator().manual_seed((self.base_seed + i) % 2**63)
         b, k = self.batch_size, self.d_steps
         real = self.target.sample(k * b, rng).view(k, b, 1)
         noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng)
-        return real, noise.view(k + self.g_steps, b, self.noise_dim)
+        # Drawn last, and only when asked for: the real samples and the noise do not depend on them.
+        alpha = torch.rand(k, self.mixing_weights, 1, generator=rng) if self.mixing_weights else torch.empty(k, 0, 1)
+        return real, noise.view(k + self.g_steps, b, self.noise_dim), alpha
 
-    def batch(self, first: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Iterations from ``first`` to the next multiple of iterations_per_batch (or ``steps``), stacked:
-        real (n, d_steps, B, 1) and noise (n, d_steps + g_steps, B, noise_dim)."""
+        real (n, d_steps, B, 1), noise (n, d_steps + g_steps, B, noise_dim) and the gradient penalty's mixing
+        weights (n, d_steps, mixing_weights, 1)."""
         end = min((first // self.iterations_per_batch + 1) * self.iterations_per_batch, self.steps)
-        real, noise = zip(*map(self.item, range(first, end)))
-        return torch.stack(real), torch.stack(noise)
+        return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, end))))
 
     def __iter__(self):
         info = get_worker_info()
@@ -57,21 +64,21 @@ class MinibatchStream(IterableDataset):
             return
         every = self.iterations_per_batch
         # Batches end on multiples of iterations_per_batch, where the cadences fall, even after resuming elsewhere.
-        firsts = [self.start, *range((self.start // every + 1) * every, self.steps, every)]
+        firsts = itertools.chain([self.start], range((self.start // every + 1) * every, self.steps, every))
         # DataLoader takes batches from its workers in turn, so worker w serves batches w, w + W, w + 2W, ...
-        yield from map(self.batch, firsts[worker::workers])
+        yield from map(self.batch, itertools.islice(firsts, worker, None, workers))
 
 
 class StreamDataModule(L.LightningDataModule):
     def __init__(self, target: Target, steps: int, batch_size: int = 256, noise: str = "normal", noise_dim: int = 1,
                  d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
                  eval_size: int = 20_000, standardize: bool = True, standardize_size: int = 10_000,
-                 num_workers: int = 0):
+                 num_workers: int = 0, mixing_weights: int = 0):
         super().__init__()
         self.target, self.steps, self.iterations_per_batch = target, steps, iterations_per_batch
         self.batch_size, self.noise, self.noise_dim = batch_size, noise, noise_dim
         self.d_steps, self.g_steps, self.seed = d_steps, g_steps, seed
-        self.num_workers = num_workers
+        self.num_workers, self.mixing_weights = num_workers, mixing_weights
         rng = torch.Generator().manual_seed(stream_seed(seed, EVAL))
         self.eval_noise = sample_noise(noise, eval_size, noise_dim, rng)
         self.loc, self.scale = self._location_scale(standardize_size, rng) if standardize else (0.0, 1.0)
@@ -87,7 +94,7 @@ class StreamDataModule(L.LightningDataModule):
         # restored before the loader is made.
         start = self.trainer.lightning_module.iteration if self.trainer else 0
         stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim, self.d_steps, self.g_steps,
-                                 self.seed, self.steps, self.iterations_per_batch, rank, start)
+                                 self.seed, self.steps, self.iterations_per_batch, rank, start, self.mixing_weights)
         # batch_size=None: the stream already yields whole batches. It ends after `steps` iterations, which ends
         # Lightning's one epoch.
         return DataLoader(stream, batch_size=None, num_workers=self.num_workers,

@@ -13,11 +13,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import gan1d.conf  # noqa: F401  (registers the resolvers a run's saved config may use)
-from gan1d.errors import ConfigError, check_config
+from gan1d.errors import ConfigError, build_target, check_config
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
 from gan1d.sample import SampleError, checkpoint_path, parse_args, sample
-from gan1d.targets import build_target
+from gan1d.targets import Target
 
 USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALUE ...] [n=20000] [seed=0] "
          "[out=FILE.json] [config_dir=DIR]")
@@ -28,8 +28,7 @@ def evaluate(ckpt, target: list[str] | None = None, n: int = 20_000, seed: int =
     """Scores of ``n`` samples (noise seed ``seed``) from the generator in ``ckpt`` against ``target``: a list of
     overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on."""
     path = checkpoint_path(ckpt)
-    node = trained_target(path) if target is None else composed_target(target, config_dir)
-    scored = build_target(node)
+    scored = build_target(trained_target(path)) if target is None else composed_target(target, config_dir)
     scores = Evaluator(scored)(sample(path, n, seed))
     return {"ckpt": str(path), "target": repr(scored), "n": n, "seed": seed, **scores}
 
@@ -56,7 +55,8 @@ def trained_target(ckpt) -> DictConfig:
     return node
 
 
-def composed_target(overrides: list[str], config_dir=None) -> DictConfig:
+def composed_target(overrides: list[str], config_dir=None) -> Target:
+    """The target ``gan1d.train OVERRIDES`` would train on, its config checked as gan1d.train checks it."""
     from hydra.errors import HydraException
 
     from gan1d.train import compose
@@ -65,8 +65,7 @@ def composed_target(overrides: list[str], config_dir=None) -> DictConfig:
         cfg = compose(overrides, run_dir=".", config_dir=config_dir)
     except HydraException as err:  # an unknown option or key
         raise ConfigError(_one_line(str(err))) from None
-    check_config(cfg)
-    return cfg.target
+    return check_config(cfg)
 
 
 def _one_line(message: str) -> str:

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gan1d.errors import ConfigError
-
 log = logging.getLogger(__name__)
 
 TEXT, ARRAY = (".csv", ".tsv", ".txt"), (".npy",)
@@ -25,20 +23,15 @@ DELIMITERS = ("\t", ";", ",")  # in this order: a semicolon file may use the com
 SNIFF_LINES = 20
 
 
-class DataError(ConfigError):
-    """A data file that cannot be learned from; reported as one line naming the file and the problem."""
+class DataError(ValueError):
+    """A data file that cannot be learned from; one line naming the file (``target.path=FILE: ...``) and the
+    problem, which gan1d.train reports as it is."""
 
 
 def read_column(path, column=None, nonfinite: str = "drop") -> np.ndarray:
     """The chosen column of ``path`` as float64 values, missing and non-finite ones left out (``nonfinite="drop"``,
-    with a count in the log) or refused (``"refuse"``)."""
-    if not path:
-        raise DataError("target.path is not given: it must name the data file to learn from (.npy, .csv, .tsv "
-                        "or .txt), e.g. target.path=data.csv")
-    if nonfinite not in NONFINITE:
-        raise ConfigError(f"target.nonfinite={nonfinite!r} is not allowed: it must be one of {list(NONFINITE)}")
-    if column is not None and (isinstance(column, bool) or not isinstance(column, (int, str))):
-        raise ConfigError(f"target.column={column!r} is not allowed: it must be a column name or an index")
+    with a count in the log) or refused (``"refuse"``). The arguments are the ones Empirical has checked: a path,
+    a column name, index or None, one of NONFINITE."""
     path = Path(path).expanduser()
     where = f"target.path={path}"
     if path.suffix.lower() not in TEXT + ARRAY:

@@ -58,6 +58,7 @@ class GAN1D(L.LightningModule):
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
         self.latest: dict[str, float] = {}
+        self.stop_requested = False  # set by GracefulStop (Ctrl-C, SIGTERM): the batch ends after this iteration
 
     # -- set-up -------------------------------------------------------------------------------------------------
     def set_location_scale(self, loc: float, scale: float) -> None:
@@ -69,6 +70,9 @@ class GAN1D(L.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule
         self.set_location_scale(datamodule.loc, datamodule.scale)
+        # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
+        # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
+        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if self.gp_gamma > 0 else 0
 
     def on_train_start(self) -> None:
         self._direct = lightning_wrappers_idle(self.trainer, self)
@@ -96,20 +100,22 @@ class GAN1D(L.LightningModule):
         # A batch holds several iterations (see gan1d.data): Lightning's per-batch work is paid once for all.
         opt_g, opt_d = self.optimizers()
         done = self.iteration
-        for real, noise in zip(*batch):
+        for real, noise, alpha in zip(*batch):
             done += 1
-            self._iteration(opt_g, opt_d, real, noise, done)
+            self._iteration(opt_g, opt_d, real, noise, alpha, done)
+            if self.stop_requested:  # the rest of the batch is left to the resumed run
+                break
 
-    def _iteration(self, opt_g, opt_d, real, noise, done: int):
+    def _iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
         for i in range(self.d_steps):
-            loss_d, d_real, d_fake = self._discriminator_step(opt_d, real[i], noise[i])
+            loss_d, d_real, d_fake = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
         for j in range(self.g_steps):
             loss_g = self._generator_step(opt_g, noise[self.d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(done)
         self._accumulate(done, loss_d, loss_g, d_real, d_fake)
 
-    def _discriminator_step(self, opt, real, noise):
+    def _discriminator_step(self, opt, real, noise, alpha):
         # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
         z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
         d_real = self.discriminator(self.preprocessor.features(z_real))
@@ -124,7 +130,7 @@ class GAN1D(L.LightningModule):
             loss = loss + self.r2_gamma * gradient_norm_penalty(d_fake, z_fake)
         if self.gp_gamma > 0:
             loss = loss + self.gp_gamma * gradient_penalty(self.discriminator, self.preprocessor, z_real, z_fake,
-                                                           self.gp_one_sided)
+                                                           alpha, self.gp_one_sided)
         self._update(opt, loss)
         return loss.detach(), d_real.detach(), d_fake.detach()
 
@@ -175,8 +181,8 @@ class GAN1D(L.LightningModule):
         global_step (optimizer steps), it re-sends the last values on every later step, and each call cost
         milliseconds here. ``latest`` keeps the last value of each, for the progress bar and the run record."""
         self.latest.update(metrics)
-        if self.logger is not None:
-            self.logger.log_metrics(metrics, step=self.iteration)
+        if self.logger is not None:  # None: a moment the target does not have, nothing to plot
+            self.logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=self.iteration)
 
     # -- sampling -----------------------------------------------------------------------------------------------
     def evaluation_samples(self) -> torch.Tensor:
@@ -200,6 +206,12 @@ class GAN1D(L.LightningModule):
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
 
+    def on_load_checkpoint(self, checkpoint):
+        # A finished run's last checkpoint is written at its last batch, which Lightning marks as the epoch's last:
+        # resumed, the epoch would end at once. Where the one epoch ends is the stream's to say (at `steps`, which
+        # a resumed run may have raised: "train it longer"), so the resumed loop takes it as mid-epoch.
+        checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] = False
+
 
 # The hooks that Lightning's manual_backward and LightningOptimizer.step call around the real work.
 WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
@@ -210,8 +222,8 @@ def lightning_wrappers_idle(trainer: L.Trainer, module: L.LightningModule) -> bo
     and ``optimizer.step()`` but hook calls that do nothing: 32-bit precision on one device (no loss scaling, no
     gradient synchronisation) and none of their hooks overridden, in the module or in any callback. Their dispatch
     costs about 450 Python calls per iteration, 10-20% of an iteration on these networks, so gan1d then calls
-    the two directly. Add a callback with ``on_after_backward``, or train in 16-bit or on several devices, and it
-    goes through Lightning's wrappers again."""
+    the two directly. Add a callback with ``on_after_backward``, or train in 16-bit, and it goes through Lightning's
+    wrappers again."""
     steps_countable = all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step")
                           for opt in module.optimizers())
     return (type(trainer.precision_plugin) is Precision and type(trainer.strategy) is SingleDeviceStrategy
@@ -238,12 +250,12 @@ def gradient_norm_penalty(d_out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 0.5 * grad.pow(2).sum() / d_out.numel()
 
 
-def gradient_penalty(discriminator, preprocessor, z_real: torch.Tensor, z_fake: torch.Tensor,
+def gradient_penalty(discriminator, preprocessor, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
                      one_sided: bool = True) -> torch.Tensor:
-    """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs.
+    """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs,
+    x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1)).
     One-sided (Petzka et al. 2018) penalises only norms above 1. In 1-D the two-sided form kept the critic's slope
     near +-1 everywhere, and the generator's mean swung by several sd around the target instead of settling."""
-    alpha = torch.rand(z_real.shape[0] // preprocessor.pack, 1, device=z_real.device)
     alpha = alpha.repeat_interleave(preprocessor.pack, 0)  # one mixing weight per pack, which D judges as a whole
     z_hat = (alpha * z_real.detach() + (1 - alpha) * z_fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(preprocessor.features(z_hat)).sum(), z_hat, create_graph=True)

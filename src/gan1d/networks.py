@@ -21,6 +21,7 @@ ACTIVATIONS = {
     "softplus": nn.Softplus,
 }
 NOISE = ("uniform", "normal")
+SAMPLE_CHUNK = 2**16
 
 
 def mlp(in_features: int, hidden: list[int], activations: str | list[str], out_features: int) -> nn.Sequential:
@@ -67,7 +68,8 @@ class Generator(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         z = self.noise_like(n, generator).to(self.loc.device)
-        return self(z).squeeze(1)
+        # In chunks: the hidden layers of 10^8 samples at once would take tens of GB.
+        return torch.cat([self(chunk) for chunk in z.split(SAMPLE_CHUNK)]).squeeze(1)
 
 
 class Discriminator(nn.Module):

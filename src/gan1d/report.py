@@ -45,8 +45,12 @@ def read_jobs(sweep_dir: Path) -> list[dict]:
         run_dir = overrides_file.parent.parent
         overrides = [str(o) for o in OmegaConf.load(overrides_file)]
         metrics_file = run_dir / "metrics.json"
-        record = json.loads(metrics_file.read_text()) if metrics_file.exists() else \
-            {"status": "failed", "reason": "no metrics.json: the job stopped before training ended"}
+        try:
+            record = json.loads(metrics_file.read_text())
+        except FileNotFoundError:
+            record = {"status": "failed", "reason": "no metrics.json: the job stopped before training ended"}
+        except (OSError, ValueError) as err:  # not gan1d's (its writes are atomic): edited or foreign
+            record = {"status": "failed", "reason": f"metrics.json cannot be read ({type(err).__name__})"}
         rows.append({"job": run_dir.name, "overrides": overrides, "run_dir": str(run_dir),
                      **{k: record.get(k) for k in COLUMNS if k in record}})
     return rows
@@ -74,10 +78,14 @@ def summarise(sweep_dir: str | os.PathLike) -> list[dict]:
     if not rows:
         raise ConfigError(f"{sweep_dir}: no jobs found (expected folders with .hydra/overrides.yaml)")
     keys = swept_keys(rows)
-    for name, text in (("summary.csv", to_csv(rows)), ("summary.md", to_markdown(rows, keys))):
-        with atomic_file(sweep_dir / name) as f:
-            f.write(text)
-    figure(rows, keys).savefig(sweep_dir / "summary.png")
+    try:
+        for name, text in (("summary.csv", to_csv(rows)), ("summary.md", to_markdown(rows, keys))):
+            with atomic_file(sweep_dir / name) as f:
+                f.write(text)
+        with atomic_file(sweep_dir / "summary.png", "wb") as f:
+            figure(rows, keys).savefig(f, format="png")
+    except OSError as err:
+        raise ConfigError(f"{sweep_dir}: cannot write the summary there ({err.strerror})") from None
     return rows
 
 
@@ -123,10 +131,12 @@ def figure(rows: list[dict], keys: list[str]):
 
     chosen = [dict(o.split("=", 1) for o in r["overrides"] if "=" in o) for r in rows]
     scores = [_score(r) for r in rows]
-    if len(keys) == 2:
+    if len(keys) == 2 and all(k in c for c in chosen for k in keys):
         xs, ys = (_sort_values({c[k] for c in chosen}) for k in keys)
-        if len(xs) * len(ys) == len(rows):  # a full grid (not, say, an Optuna search's scattered points)
-            cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores)}
+        cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores)}
+        # Every cell of the grid exactly once (not, say, an Optuna search's points, which may repeat one cell and
+        # miss another even where their number fills the grid).
+        if len(cells) == len(xs) * len(ys) == len(rows):
             return sweep_heatmap([[cells[(x, y)] for x in xs] for y in ys], xs, ys, keys)
     labels = [" ".join(c.get(k, "") for k in keys) or r["job"] for c, r in zip(chosen, rows)]
     return sweep_bars(labels, scores, ", ".join(keys) or "job")

@@ -13,12 +13,22 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.errors import ConfigError
+from gan1d.errors import SEED, ConfigError, integer_in, is_text, show
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
 USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] (ckpt_path= works as ckpt=)"
 DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
+MOST = 10**8  # samples in one file: 400 MB as .npy
+# What each argument of gan1d.sample and gan1d.evaluate may be (OmegaConf reads ckpt=5 as a number, seed=true as a
+# boolean); the file name's ending is checked by the command that writes it.
+ARGUMENTS = {
+    "ckpt": (is_text, "the path of a checkpoint file or run directory"),
+    "n": (integer_in(1, MOST), f"an integer in [1, {MOST}]"),
+    "out": (is_text, "a file name"),
+    "seed": SEED,
+    "config_dir": (is_text, "the path of a folder of your own presets"),
+}
 
 
 class SampleError(ConfigError):
@@ -89,11 +99,10 @@ def parse_args(argv: list[str], defaults: dict = DEFAULTS, usage: str = USAGE) -
         raise SampleError(f"unknown key {unknown[0]!r}: allowed keys are {sorted(defaults)}")
     if args["ckpt"] is None:
         raise SampleError(f"ckpt is required; {usage}")
-    n = args["n"]
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise SampleError(f"n={n} is not allowed: it must be a positive integer")
-    if not isinstance(args["seed"], int):
-        raise SampleError(f"seed={args['seed']} is not allowed: it must be an integer")
+    for key, value in given.items():  # the defaults are valid; gan1d.evaluate's out and config_dir default to None
+        ok, allowed = ARGUMENTS[key]
+        if not ok(value):
+            raise SampleError(f"{key}={show(value)} is not allowed: it must be {allowed}")
     return args
 
 

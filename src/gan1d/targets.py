@@ -7,23 +7,87 @@ global RNG.
 """
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import distributions as D
 
-from gan1d.errors import ConfigError
-from gan1d.loading import DataError, read_column
+from gan1d.loading import NONFINITE, DataError, read_column
+
+# The quantiles that must fit float32 samples: a target beyond them is not one the generator can be trained on.
+BULK = 1e-6
+FLOAT32_LIMIT, FLOAT32_RESOLUTION = 1e30, 1e-4
+
+
+class BadArgument(ValueError):
+    """A target argument out of range, named: gan1d.train reports it in one line as ``target.NAME=VALUE ...``."""
+
+    def __init__(self, name: str, value, allowed: str):
+        super().__init__(f"{name}={show(value)} is not allowed: it must be {allowed}")
+
+
+def show(value) -> str:
+    """A value as the user would have typed it on the command line."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    return str(list(value)) if _is_list(value) else str(value)
+
+
+def _is_list(value) -> bool:
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__iter__")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number(name: str, value, positive: bool = False) -> float:
+    """``value`` as a float, or BadArgument naming ``name``."""
+    if not _is_number(value) or (positive and value <= 0):
+        raise BadArgument(name, value, "a positive finite number" if positive else "a finite number")
+    return float(value)
+
+
+def integer(name: str, value, low: int) -> int:
+    """``value`` if it is an integer >= ``low``, else BadArgument naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise BadArgument(name, value, "a positive integer" if low == 1 else f"an integer >= {low}")
+    return value
+
+
+def numbers(name: str, values, positive: bool = False) -> list[float]:
+    if not _is_list(values) or len(values) == 0 or not all(_is_number(v) and (v > 0 or not positive) for v in values):
+        raise BadArgument(name, values, "a non-empty list of " + ("positive " if positive else "") + "finite numbers")
+    return [float(v) for v in values]
 
 
 class Target:
-    """A 1-D distribution with ``sample``, ``pdf`` and ``cdf``; subclasses only build ``self.dist``."""
+    """A 1-D distribution with ``sample``, ``pdf``, ``cdf``, ``quantile`` and exact ``moments``; subclasses build
+    ``self.dist`` from validated arguments (a bad one raises BadArgument, naming it)."""
 
     name = "target"
 
     def __init__(self, dist: D.Distribution):
         self.dist = dist
+
+    def check_float32(self, location: tuple[str, object] | None, spread: tuple[str, object]) -> None:
+        """Refuse a target that float32 samples cannot hold: its bulk beyond float32's range, or too narrow for its
+        resolution. ``location``, ``spread``: the (name, value) of the argument to blame for each."""
+        lo, mid, hi = self.quantile(np.array([BULK, 0.5, 1 - BULK])).tolist()
+        if location is not None and not abs(mid) < FLOAT32_LIMIT:
+            raise BadArgument(*location, f"such that float32 samples hold the target: its median {mid:.4g} is beyond "
+                                         f"+-{FLOAT32_LIMIT:g}")
+        far = max(abs(lo), abs(hi))
+        if not far < FLOAT32_LIMIT or not hi - lo > max(FLOAT32_RESOLUTION * far, 1 / FLOAT32_LIMIT):
+            raise BadArgument(*spread, f"such that float32 samples resolve the target: its {BULK:g} and 1-{BULK:g} "
+                                       f"quantiles, {lo:.4g} and {hi:.4g}, must lie within +-{FLOAT32_LIMIT:g} and "
+                                       f"at least {FLOAT32_RESOLUTION:g} x their size apart")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         u = torch.rand(n, generator=generator, dtype=torch.float64)
@@ -37,6 +101,14 @@ class Target:
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64))
+
+    def quantile(self, p) -> np.ndarray:
+        """The inverse cdf at probabilities ``p`` (an array in (0, 1)), in float64."""
+        return self.dist.icdf(torch.as_tensor(p, dtype=torch.float64)).numpy()
+
+    def moments(self) -> dict[str, float | None]:
+        """Exact mean, std, skewness and excess kurtosis; None for a moment the distribution does not have."""
+        raise NotImplementedError
 
     @property
     def mean(self) -> float:
@@ -54,14 +126,28 @@ def _f64(value) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float64)
 
 
+def _moments(mean, std, skew, kurtosis) -> dict[str, float | None]:
+    return {"mean": mean, "std": std, "skew": skew, "kurtosis": kurtosis}
+
+
 class Gaussian(Target):
     def __init__(self, mean: float = 4.0, std: float = 1.25):
-        super().__init__(D.Normal(_f64(mean), _f64(std)))
+        super().__init__(D.Normal(_f64(number("mean", mean)), _f64(number("std", std, positive=True))))
+        self.check_float32(("mean", mean), ("std", std))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, 0.0)
 
 
 class Uniform(Target):
     def __init__(self, low: float = 0.0, high: float = 1.0):
-        super().__init__(D.Uniform(_f64(low), _f64(high)))
+        if not number("low", low) < number("high", high):
+            raise BadArgument("low", low, f"below high={high}")
+        super().__init__(D.Uniform(_f64(float(low)), _f64(float(high))))
+        self.check_float32(("low", low), ("high", high))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, -1.2)
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
         # Uniform.log_prob raises outside the support; the density there is simply 0.
@@ -78,12 +164,41 @@ class Mixture(Target):
     """Weighted Gaussians; weights need not sum to one."""
 
     def __init__(self, weights=(0.5, 0.5), means=(-2.0, 2.0), stds=(0.5, 0.5)):
+        weights, means = numbers("weights", weights, positive=True), numbers("means", means)
+        stds = numbers("stds", stds, positive=True)
         if not len(weights) == len(means) == len(stds):
-            raise ValueError("mixture weights, means and stds must have the same length")
+            raise BadArgument("weights", weights, f"as long as means ({len(means)}) and stds ({len(stds)}): one "
+                                                  "weight, mean and std per component")
+        self._build(weights, means, stds)
+        self.check_float32(("means", means), ("stds", stds))
+
+    def _build(self, weights: list[float], means: list[float], stds: list[float]) -> None:
+        """The mixture of validated components."""
         weights = _f64(weights)
         super().__init__(
             D.MixtureSameFamily(D.Categorical(probs=weights / weights.sum()), D.Normal(_f64(means), _f64(stds)))
         )
+
+    def quantile(self, p) -> np.ndarray:
+        # No closed form: bisection on the cdf, inside a bracket that holds every component's 1e-300 tails.
+        w, mu, sd = (t[:, None] for t in self.modes())
+        p = torch.as_tensor(p, dtype=torch.float64)
+        lo, hi = torch.full_like(p, (mu - 40 * sd).min().item()), torch.full_like(p, (mu + 40 * sd).max().item())
+        for _ in range(100):  # halves the bracket down to float64's resolution
+            mid = (lo + hi) / 2
+            below = (w * torch.special.ndtr((mid - mu) / sd)).sum(0) < p
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return ((lo + hi) / 2).numpy()
+
+    def moments(self):
+        # Central moments as weighted sums over the components: each is N(d, sd^2) around the mixture's mean.
+        w, mu, sd = (t.numpy() for t in self.modes())
+        mean = float((w * mu).sum())
+        d = mu - mean
+        var = (w * (d**2 + sd**2)).sum()
+        third = (w * (d**3 + 3 * d * sd**2)).sum()
+        fourth = (w * (d**4 + 6 * d**2 * sd**2 + 3 * sd**4)).sum()
+        return _moments(mean, float(np.sqrt(var)), float(third / var**1.5), float(fourth / var**2 - 3))
 
     def modes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(weights, means, stds) of the components, for the mode-coverage metrics."""
@@ -103,22 +218,33 @@ class Comb(Mixture):
     """``modes`` equal Gaussians, ``spacing`` apart and centred on 0: the many-mode test of mode collapse."""
 
     def __init__(self, modes: int = 8, spacing: float = 2.0, std: float = 0.25):
-        means = [(i - (modes - 1) / 2) * spacing for i in range(modes)]
-        super().__init__([1.0] * modes, means, [std] * modes)
+        modes = integer("modes", modes, 1)
+        spacing, std = number("spacing", spacing, positive=True), number("std", std, positive=True)
+        self._build([1.0] * modes, [(i - (modes - 1) / 2) * spacing for i in range(modes)], [std] * modes)
+        # Centred on 0: only its width can fail float32, and the spacing makes it unless there is a single mode.
+        self.check_float32(None, ("spacing", spacing) if (modes - 1) * spacing > std else ("std", std))
 
 
 class Laplace(Target):
     """Heavier tails than a Gaussian, and a sharp peak."""
 
     def __init__(self, loc: float = 0.0, scale: float = 1.0):
-        super().__init__(D.Laplace(_f64(loc), _f64(scale)))
+        super().__init__(D.Laplace(_f64(number("loc", loc)), _f64(number("scale", scale, positive=True))))
+        self.check_float32(("loc", loc), ("scale", scale))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 0.0, 3.0)
 
 
 class Exponential(Target):
     """Skewed, with a hard edge at 0."""
 
     def __init__(self, rate: float = 1.0):
-        super().__init__(D.Exponential(_f64(rate)))
+        super().__init__(D.Exponential(_f64(number("rate", rate, positive=True))))
+        self.check_float32(None, ("rate", rate))
+
+    def moments(self):
+        return _moments(self.mean, self.std, 2.0, 6.0)
 
     def pdf(self, x):
         x = torch.as_tensor(x, dtype=torch.float64)
@@ -132,7 +258,13 @@ class LogNormal(Target):
     """exp(N(mu, sigma)): skewed, with a long right tail."""
 
     def __init__(self, mu: float = 0.0, sigma: float = 0.5):
-        super().__init__(D.LogNormal(_f64(mu), _f64(sigma)))
+        super().__init__(D.LogNormal(_f64(number("mu", mu)), _f64(number("sigma", sigma, positive=True))))
+        self.check_float32(("mu", mu), ("sigma", sigma))
+
+    def moments(self):
+        s2 = float(self.dist.scale) ** 2
+        return _moments(self.mean, self.std, (math.exp(s2) + 2) * math.sqrt(math.expm1(s2)),
+                        math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 6)
 
     def pdf(self, x):
         x = torch.as_tensor(x, dtype=torch.float64)
@@ -146,7 +278,20 @@ class StudentT(Target):
     """Heavy tails: with df <= 4 the kurtosis is infinite, and W1 is the metric that still means something."""
 
     def __init__(self, df: float = 3.0, loc: float = 0.0, scale: float = 1.0):
+        df, loc, scale = number("df", df, positive=True), number("loc", loc), number("scale", scale, positive=True)
         super().__init__(D.StudentT(_f64(df), _f64(loc), _f64(scale)))
+        self.check_float32(("loc", loc), ("df", df) if df < 1 else ("scale", scale))
+
+    def quantile(self, p) -> np.ndarray:
+        from scipy import special
+
+        return float(self.dist.loc) + float(self.dist.scale) * special.stdtrit(float(self.dist.df), np.asarray(p))
+
+    def moments(self):
+        # The k-th moment exists for df > k only: the mean for df > 1, the std for 2, the skew for 3, kurtosis for 4.
+        df = float(self.dist.df)
+        return _moments(self.mean if df > 1 else None, float(self.dist.stddev) if df > 2 else None,
+                        0.0 if df > 3 else None, 6 / (df - 4) if df > 4 else None)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         # torch's StudentT has no icdf and draws only from the global RNG; Bailey's polar method (1994) needs
@@ -182,7 +327,8 @@ class Empirical(Target):
 
     Training draws from the training part, with replacement, through the given generator (so the stream stays
     seeded and resumable). Scoring compares with the held-out part, which training never sees: ``pdf`` is its
-    kernel density estimate (for the overlay), ``cdf`` its empirical cdf, ``mean`` and ``std`` its moments. The
+    kernel density estimate (for the overlay), ``cdf`` its empirical cdf, ``quantile`` its inverse, ``moments``
+    (``mean``, ``std``) its own. A bad argument raises BadArgument, a file that cannot be learned from DataError. The
     split depends on ``split_seed`` alone, not on the run's seed: every seed of a sweep trains on the same part
     and is scored on the same held-out part.
     """
@@ -191,11 +337,17 @@ class Empirical(Target):
 
     def __init__(self, path: str | None = None, column: int | str | None = None, holdout: float = 0.2,
                  nonfinite: str = "drop", split_seed: int = 0):
-        if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 < holdout < 1:
-            raise ConfigError(f"target.holdout={holdout} is not allowed: it must be a number strictly between 0 and "
-                              "1, the share of the data held out for scoring")
-        if isinstance(split_seed, bool) or not isinstance(split_seed, int):
-            raise ConfigError(f"target.split_seed={split_seed!r} is not allowed: it must be an integer")
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise BadArgument("path", path, "the data file to learn from (.npy, .csv, .tsv or .txt), e.g. "
+                                            "target.path=data.csv")
+        if column is not None and (isinstance(column, bool) or not isinstance(column, (int, str))):
+            raise BadArgument("column", column, "a column name or index (null: the file's only column)")
+        if not (_is_number(holdout) and 0 < holdout < 1):
+            raise BadArgument("holdout", holdout, "a number strictly between 0 and 1, the share of the data held out "
+                                                  "for scoring")
+        if nonfinite not in NONFINITE:
+            raise BadArgument("nonfinite", nonfinite, f"one of {list(NONFINITE)}")
+        split_seed = integer("split_seed", split_seed, 0)
         values = read_column(path, column, nonfinite)
         where = f"target.path={path}"
         order = np.random.default_rng(split_seed).permutation(len(values))
@@ -232,6 +384,16 @@ class Empirical(Target):
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
         return torch.from_numpy(np.searchsorted(self.held_out, x, side="right") / len(self.held_out))
 
+    def quantile(self, p) -> np.ndarray:
+        # The inverse of the step cdf above: the smallest held-out value whose cdf reaches p.
+        return np.quantile(self.held_out, np.asarray(p, dtype=np.float64), method="inverted_cdf")
+
+    def moments(self):
+        # The held-out part's, by the same estimator as the generated samples' (metrics imports this module).
+        from gan1d.metrics import moments
+
+        return moments(self.held_out)
+
     @property
     def mean(self) -> float:
         return float(self.held_out.mean())
@@ -250,17 +412,3 @@ def _silverman(x: np.ndarray) -> float:
     q75, q25 = np.quantile(x, [0.75, 0.25])
     spread = min(x.std(), (q75 - q25) / 1.34) or x.std()
     return float(0.9 * spread * len(x) ** -0.2)
-
-
-def build_target(config) -> Target:
-    """``instantiate(config)``, with a bad value or data file reported as its own one-line error rather than inside
-    Hydra's InstantiationException."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    try:
-        return instantiate(config)
-    except InstantiationException as err:
-        if isinstance(err.__cause__, ConfigError):
-            raise err.__cause__ from None
-        raise

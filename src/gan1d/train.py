@@ -21,9 +21,8 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan1d.errors import ConfigError, Diverged, check_config
+from gan1d.errors import ConfigError, Diverged, build_trainer, check_config
 from gan1d.files import write_json
-from gan1d.targets import build_target
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
 log = logging.getLogger(__name__)
@@ -69,8 +68,7 @@ def _fresh_run_dir() -> Path:
 
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
-    check_config(cfg)
-    target = build_target(cfg.target)  # a bad data file stops the run here, before anything is written
+    target = check_config(cfg)  # built: a bad argument or data file stops the run here, before anything is written
     import lightning as L
     import torch
 
@@ -91,7 +89,7 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    trainer = build_trainer(cfg, callbacks=callbacks, logger=instantiate(cfg.logger))
     # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
     # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
     gc.freeze()
