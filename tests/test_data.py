@@ -8,6 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gan1d.conf
 import numpy as np
 import pytest
 import torch
@@ -349,8 +350,9 @@ def test_evaluate_bad_targets_are_one_line(make_cfg, tmp_path, capsys):
     from gan1d.train import train
 
     train(make_cfg("steps=10", "log_every=10", "eval_every=10", "figure_every=10"))
-    for args, words in [(["target=gausian"], "Could not find 'target/gausian'; Available options in 'target': "
-                                             "bimodal, empirical"),
+    options = ", ".join(sorted(p.stem for p in (Path(gan1d.conf.__file__).parent / "target").glob("*.yaml")))
+    for args, words in [(["target=gausian"], f"Could not find 'target/gausian'; Available options in 'target': "
+                                             f"{options}"),
                         (["target.std=-1"], "target.std=-1 is not allowed"),
                         (["target=empirical", "target.path=nope.csv"], "target.path=nope.csv: no such file"),
                         (["target.foo=1"], "Could not override 'target.foo'")]:
