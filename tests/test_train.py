@@ -50,7 +50,7 @@ def test_train_writes_the_run_record(make_cfg, tmp_path):
 
 def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg, tmp_path):
     for background in (True, False):
-        train(make_cfg("steps=60", f"callbacks.pdf_overlay.background={background}",
+        train(make_cfg("steps=60", f"callbacks.figures.background={background}",
                        f"run_dir={tmp_path / str(background)}"))  # 3 figures: enough for a drawing process
     images = [np.asarray(Image.open(tmp_path / str(b) / "pdf_overlay.png")) for b in (True, False)]
     assert np.array_equal(*images)
@@ -133,8 +133,8 @@ def test_cli_run_sample_round_trip(tmp_path):
     assert "iterations: 100%" in proc.stdout and "60/60" in proc.stdout  # the progress bar counts iterations
     acc = read_events(run)
     tags = acc.Tags()
-    assert {"loss/d", "loss/g", "d_out/real", "d_out/fake", "eval/w1_over_std", "eval/ks"} <= set(tags["scalars"])
-    assert {"pdf_overlay", "loss_curves"} <= set(tags["images"])
+    assert {"loss/d", "loss/g", "d_out/real_prob", "eval/w1_over_std", "eval/ks"} <= set(tags["scalars"])
+    assert {"pdf_overlay", "generator_map", "loss_curves"} <= set(tags["images"])
     assert [e.step for e in acc.Images("pdf_overlay")] == [30, 60]
     assert "generated" in tags["histograms"]
     record = json.loads((run / "metrics.json").read_text())

@@ -38,6 +38,14 @@ class Target:
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64))
 
+    def quantile(self, u) -> np.ndarray:
+        """F^-1(u) for probabilities u, by inverting the cdf on a fine grid (monotone interpolation): every target
+        has a cdf, not all an icdf (mixtures have none). The grid spans a large fixed sample's extremes."""
+        bulk = self.sample(100_000, torch.Generator().manual_seed(0)).double()
+        lo, hi = bulk.min().item(), bulk.max().item()
+        x = torch.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 20_001, dtype=torch.float64)
+        return np.interp(np.asarray(u, dtype=np.float64), self.cdf(x).numpy(), x.numpy())
+
     @property
     def mean(self) -> float:
         return float(self.dist.mean)

@@ -91,7 +91,9 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=instantiate(cfg.logger))
+    # logger=none leaves cfg.logger null; Lightning reads logger=None as "its default logger", False as none.
+    logger = instantiate(cfg.logger) if cfg.logger is not None else False
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
     # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
     # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
     gc.freeze()
