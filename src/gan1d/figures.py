@@ -263,7 +263,7 @@ def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True
     return fig
 
 
-def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys: list[str]) -> Figure:
+def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys: list[str], title: str) -> Figure:
     """W1/sd over a grid of two swept keys (``scores[y][x]``); inf marks a failed job."""
     grid = np.array(scores, dtype=float)
     failed = ~np.isfinite(grid)
@@ -279,14 +279,14 @@ def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys:
     ax.set_yticks(range(len(ys)), ys)
     ax.set_xlabel(keys[0])
     ax.set_ylabel(keys[1])
-    ax.set_title(f"final W1/sd of {grid.size} jobs", fontsize=10)
+    ax.set_title(title, fontsize=10)
     return fig
 
 
-def sweep_bars(labels: list[str], scores: list[float], xlabel: str) -> Figure:
+def sweep_bars(labels: list[str], scores: list[float], xlabel: str, title: str) -> Figure:
     """W1/sd of each job as a bar (log scale); a failed job is marked instead."""
     fig = Figure(figsize=(max(6, 0.6 * len(labels)), 4.5), dpi=100)
-    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.3, top=0.9)
+    fig.subplots_adjust(left=0.15, right=0.98, bottom=0.3, top=0.9)
     ax = fig.add_subplot()
     finite = [s for s in scores if np.isfinite(s)]
     floor = min(finite) / 2 if finite else 1e-3
@@ -299,5 +299,36 @@ def sweep_bars(labels: list[str], scores: list[float], xlabel: str) -> Figure:
     ax.set_yscale("log")
     ax.set_ylabel("W1/sd (lower is better)")
     ax.set_xlabel(xlabel)
-    ax.set_title(f"final W1/sd of {len(scores)} jobs", fontsize=10)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str) -> Figure:
+    """A search's jobs: each searched key's value against W1/sd, one panel per key (log axes where the values span
+    a factor of 10 or more, as a log-uniform search's do); failed jobs as red crosses at the top; the best starred."""
+    fig = Figure(figsize=(5.5 * len(values), 4.5), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.13, top=0.88, wspace=0.25)
+    scores = np.asarray(scores, dtype=float)
+    failed = ~np.isfinite(scores)
+    ceiling = 2 * scores[~failed].max() if (~failed).any() else 1.0
+    shown = np.where(failed, ceiling, scores)
+    best = int(np.argmin(np.where(failed, np.inf, scores)))
+    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items()):
+        try:
+            x = np.array(raw, dtype=float)
+        except ValueError:  # a categorical choice
+            x = np.array(raw)
+        ax.scatter(x[~failed], shown[~failed], color="tab:blue", s=25, label="job")
+        if failed.any():
+            ax.scatter(x[failed], shown[failed], color="tab:red", marker="x", s=40, label="failed")
+        if not failed[best]:
+            ax.scatter([x[best]], [shown[best]], color="gold", edgecolor="black", marker="*", s=200, zorder=3,
+                       label=f"best: {raw[best]}")
+        if x.dtype.kind == "f" and (x > 0).all() and x.max() >= 10 * x.min():
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel("W1/sd (lower is better)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return fig
