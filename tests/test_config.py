@@ -4,13 +4,15 @@ from pathlib import Path
 import gan1d.conf
 import numpy as np
 import pytest
+import torch
+from conftest import run_cli
 from hydra.utils import instantiate
 
 from gan1d.errors import ConfigError, check_config
 
 CONF = Path(gan1d.conf.__file__).parent
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
-          for g in ("target", "preprocessor", "trainer", "loss", "experiment")}
+          for g in ("target", "preprocessor", "trainer", "loss", "experiment", "logger")}
 
 
 def test_every_group_has_its_options():
@@ -37,7 +39,17 @@ def test_every_target_and_preprocessor_composes_and_builds(make_cfg, tmp_path, t
 @pytest.mark.parametrize("trainer", GROUPS["trainer"])
 def test_trainer_options_compose(make_cfg, trainer):
     cfg = make_cfg(f"trainer={trainer}")
-    assert cfg.trainer.accelerator == {"default": "cpu"}.get(trainer, trainer)
+    assert cfg.trainer.accelerator == trainer
+    assert cfg.trainer.max_epochs == 1 and cfg.trainer.max_steps == -1  # the shared base, trainer_base.yaml
+
+
+def test_help_lists_only_the_groups_real_options(tmp_path):
+    proc = run_cli("gan1d.train", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    groups = dict(line.split(": ", 1) for line in proc.stdout.split("== Config ==")[0].splitlines() if ": " in line)
+    assert groups["trainer"] == "cpu, gpu, mps"  # not the presets' shared base
+    assert groups["logger"] == "csv, mlflow, none, tensorboard"
+    assert {g: sorted(o.split(", ")) for g, o in groups.items() if g in GROUPS} == GROUPS
 
 
 
@@ -70,3 +82,9 @@ def test_seed2017_is_the_tutorial(make_cfg):
     assert list(d.hidden) == [50, 50] and list(d.activations) == ["elu", "elu"]
     model = instantiate(cfg.model)
     assert model.discriminator.net[0].in_features == 200  # 100 samples + 100 squared deviations
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without an Apple GPU")
+def test_mps_request_without_an_apple_gpu_is_one_clear_line(make_cfg):
+    with pytest.raises(ConfigError, match=r"^trainer.accelerator=mps: no Apple GPU \(MPS\) is available"):
+        check_config(make_cfg("trainer=mps"))

@@ -43,6 +43,8 @@ BAD_INPUTS = [
     ("target=mixture target.weights=[1,-1]", "target.weights"),
     ("target=mixture target.stds=[0.5]", "target.weights"),
     ("ckpt_path=/no/such/file.ckpt", "ckpt_path"),
+    ("trainer.max_steps=1000", "use steps=1000"),  # Lightning's length keys point at gan1d's
+    ("trainer.max_epochs=5", "trainer.max_epochs=5 is not used: a run is one pass over a stream of steps="),
 ]
 
 

@@ -130,12 +130,36 @@ def _check_relations(cfg: DictConfig) -> None:
     if "weights" in t and not len(t.weights) == len(t.means) == len(t.stds):
         raise ConfigError("target.weights, target.means and target.stds must have the same length, got "
                           f"{len(t.weights)}, {len(t.means)} and {len(t.stds)}")
-    if cfg.trainer.accelerator in ("gpu", "cuda"):
+    _check_length(cfg)
+    accelerator = cfg.trainer.accelerator
+    if missing := _missing_device(accelerator):
+        raise ConfigError(f"trainer.accelerator={accelerator}: {missing}; use trainer.accelerator=cpu")
+
+
+def _check_length(cfg: DictConfig) -> None:
+    """Lightning's own run lengths would end training at the wrong place: gan1d's length is steps=."""
+    steps = cfg.trainer.get("max_steps", -1)
+    if steps != -1:
+        raise ConfigError(f"trainer.max_steps={steps} is not used: gan1d trains for steps= iterations (Lightning's "
+                          f"max_steps counts optimizer steps, 2 or more per iteration); use steps={steps}")
+    epochs = cfg.trainer.get("max_epochs", 1)
+    if epochs != 1:
+        raise ConfigError(f"trainer.max_epochs={epochs} is not used: a run is one pass over a stream of steps= "
+                          f"iterations; set its length with steps= (now steps={cfg.steps})")
+
+
+def _missing_device(accelerator: str) -> str | None:
+    if accelerator in ("gpu", "cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError(f"trainer.accelerator={cfg.trainer.accelerator}: no CUDA GPU is available on this "
-                              "machine (torch.cuda.is_available() is False); use trainer.accelerator=cpu")
+            return "no CUDA GPU is available on this machine (torch.cuda.is_available() is False)"
+    if accelerator == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            return "no Apple GPU (MPS) is available on this machine (torch.backends.mps.is_available() is False)"
+    return None
 
 
 def _show(value) -> str:
