@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from gan1d.report import figure, read_jobs, seed_groups, summarise, swept_keys
+from gan1d.report import figure, read_jobs, searched, seed_groups, summarise, swept_keys
 
 
 def make_sweep(root, jobs, sweeper="basic"):
@@ -73,7 +73,8 @@ def test_a_search_draws_each_searched_key_against_w1(tmp_path):
     jobs = [([f"optim.g_lr={g}", f"optim.d_lr={d}"], ok(w1, 0.01))
             for g, d, w1 in [(1e-5, 3e-3, 0.2), (2e-4, 1e-4, 0.05), (7e-3, 6e-4, 0.1), (4e-4, 5e-4, 0.02)]]
     jobs.append((["optim.g_lr=9e-3", "optim.d_lr=2e-5"], {"status": "failed", "reason": "diverged"}))
-    sweep = make_sweep(tmp_path, jobs, sweeper="optuna")
+    sweep = make_sweep(tmp_path / "search", jobs, sweeper="optuna")
+    assert searched(sweep) and not searched(make_sweep(tmp_path / "grid", jobs))  # Hydra's own sweeper: a grid
     summarise(sweep)
     rows = read_jobs(sweep)
     fig = figure(rows, swept_keys(rows), search=True)
