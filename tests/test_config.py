@@ -88,3 +88,13 @@ def test_seed2017_is_the_tutorial(make_cfg):
 def test_mps_request_without_an_apple_gpu_is_one_clear_line(make_cfg):
     with pytest.raises(ConfigError, match=r"^trainer.accelerator=mps: no Apple GPU \(MPS\) is available"):
         check_config(make_cfg("trainer=mps"))
+
+
+def test_a_logger_whose_package_is_missing_is_one_clear_line(make_cfg, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match=r"^logger=mlflow needs mlflow, which is not installed: pip install"):
+        check_config(make_cfg("logger=mlflow"))
+    check_config(make_cfg("logger=csv"))

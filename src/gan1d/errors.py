@@ -1,6 +1,7 @@
 """Checks a config before anything is built, so a mistyped value ends with one line that names the key, the value
 given and what is allowed, instead of a traceback from deep inside torch or Lightning."""
 
+import importlib.util
 import math
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -131,6 +132,7 @@ def _check_relations(cfg: DictConfig) -> None:
         raise ConfigError("target.weights, target.means and target.stds must have the same length, got "
                           f"{len(t.weights)}, {len(t.means)} and {len(t.stds)}")
     _check_length(cfg)
+    _check_logger(cfg)
     accelerator = cfg.trainer.accelerator
     if missing := _missing_device(accelerator):
         raise ConfigError(f"trainer.accelerator={accelerator}: {missing}; use trainer.accelerator=cpu")
@@ -146,6 +148,16 @@ def _check_length(cfg: DictConfig) -> None:
     if epochs != 1:
         raise ConfigError(f"trainer.max_epochs={epochs} is not used: a run is one pass over a stream of steps= "
                           f"iterations; set its length with steps= (now steps={cfg.steps})")
+
+
+def _check_logger(cfg: DictConfig) -> None:
+    # The optional loggers' packages, by the class a logger config names.
+    needs = {"MLFlowLogger": ("mlflow", "pip install -e '.[mlflow]'")}
+    kind = str(OmegaConf.select(cfg, "logger._target_", default="")).rsplit(".", 1)[-1]
+    if kind in needs and importlib.util.find_spec(needs[kind][0]) is None:
+        package, install = needs[kind]
+        raise ConfigError(f"logger={package} needs {package}, which is not installed: {install} (or use "
+                          "logger=tensorboard, csv or none)")
 
 
 def _missing_device(accelerator: str) -> str | None:

@@ -188,7 +188,8 @@ class GAN1D(L.LightningModule):
             means = (self._sums / self._count).tolist()
             self._sums, self._count = None, 0
             if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
-                raise Diverged(f"a loss became NaN or Inf between iterations {done - self.log_every + 1} and {done}")
+                raise Diverged(f"a loss or gradient became NaN or Inf between iterations {done - self.log_every + 1} "
+                               f"and {done}")
             self.report(dict(zip(self.logged, means)))
 
     def report(self, metrics: dict[str, float]) -> None:
