@@ -182,7 +182,7 @@ def test_cli_multirun_gives_each_job_its_run(sweep):
 
 def test_a_seed_sweep_summary_has_a_row_per_learning_rate(sweep):
     groups = [row for row in csv.DictReader((sweep / "summary.csv").open()) if row["row"] == "seeds"]
-    assert sorted(g["overrides"] for g in groups) == ["optim.g_lr=0.001", "optim.g_lr=0.0001"]
+    assert sorted(g["overrides"] for g in groups) == ["optim.g_lr=0.0001", "optim.g_lr=0.001"]
     for group in groups:
         scores = [json.loads((sweep / job / "metrics.json").read_text())["w1_over_std"] for job in group["job"].split()]
         assert len(scores) == 2 and group["seeds"] == "2" and group["failed"] == "0"
