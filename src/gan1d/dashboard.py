@@ -33,7 +33,7 @@ class Dashboard:
         """A PNG (already encoded, e.g. by the drawing process) at iteration ``step``."""
 
     def histogram(self, tag: str, values, step: int) -> None:
-        pass
+        """The distribution of ``values`` at iteration ``step``."""
 
     def hparams(self, params: dict, metrics: dict[str, float]) -> None:
         """The run's hyperparameters, and the tags of the metrics that will be logged for them at the end."""
