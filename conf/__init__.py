@@ -13,6 +13,14 @@ def iterations_per_batch(most: int, *cadences: int) -> int:
     return max(n for n in range(1, most + 1) if common % n == 0)
 
 
+def run_name(run_dir: str) -> str:
+    """A run's name for a logger that lists runs by name (MLflow): its overrides, e.g. ``optim.g_lr=0.001,seed=1``
+    for a sweep's job, else its run dir."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return (HydraConfig.get().job.override_dirname if HydraConfig.initialized() else "") or run_dir
+
+
 OmegaConf.register_new_resolver("gan1d.iterations_per_batch", iterations_per_batch, replace=True)
 
 
@@ -22,3 +30,4 @@ def dataset(name: str) -> str:
 
 
 OmegaConf.register_new_resolver("gan1d.dataset", dataset, replace=True)
+OmegaConf.register_new_resolver("gan1d.run_name", run_name, replace=True)

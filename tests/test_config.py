@@ -5,6 +5,7 @@ import gan1d.conf
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from hydra.utils import instantiate
 
 from gan1d.errors import ConfigError, check_config
@@ -12,7 +13,7 @@ from gan1d.train import train
 
 CONF = Path(gan1d.conf.__file__).parent
 GROUPS = {g: sorted(p.stem for p in (CONF / g).glob("*.yaml"))
-          for g in ("target", "preprocessor", "trainer", "loss", "experiment")}
+          for g in ("target", "preprocessor", "trainer", "loss", "experiment", "logger")}
 
 
 def test_every_group_has_its_options():
@@ -34,6 +35,22 @@ def test_every_target_and_preprocessor_composes_and_builds(make_cfg, tmp_path, t
     model = instantiate(cfg.model)
     assert model.discriminator.net[0].in_features == model.preprocessor.width
     assert cfg.data.batch_size % cfg.preprocessor.pack == 0
+
+
+@pytest.mark.parametrize("trainer", GROUPS["trainer"])
+def test_trainer_options_compose(make_cfg, trainer):
+    cfg = make_cfg(f"trainer={trainer}")
+    assert cfg.trainer.accelerator == trainer
+    assert cfg.trainer.max_epochs == 1 and cfg.trainer.max_steps == -1  # the shared base, trainer_base.yaml
+
+
+def test_help_lists_only_the_groups_real_options(tmp_path):
+    proc = run_cli("gan1d.train", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    groups = dict(line.split(": ", 1) for line in proc.stdout.split("== Config ==")[0].splitlines() if ": " in line)
+    assert groups["trainer"] == "cpu, gpu, mps"  # not the presets' shared base
+    assert groups["logger"] == "csv, mlflow, none, tensorboard"
+    assert {g: sorted(o.split(", ")) for g, o in groups.items() if g in GROUPS} == GROUPS
 
 
 def test_iterations_per_batch_fits_every_cadence(make_cfg):
@@ -82,7 +99,7 @@ BAD = [
     (["ckpt_path=5"], "ckpt_path=5 "), (["log_every=true"], "log_every=true "),
     (["callbacks.evaluation.every=7"], "callbacks.evaluation.every=7 must be a multiple"),
     (["callbacks.progress_bar.refresh_rate=-1"], "callbacks.progress_bar.refresh_rate=-1 "),
-    (["callbacks.pdf_overlay.background=maybe"], "callbacks.pdf_overlay.background='maybe' "),
+    (["callbacks.figures.background=maybe"], "callbacks.figures.background='maybe' "),
     (["iterations_per_batch=0"], "iterations_per_batch=0 "), (["optim.betas=[0.5]"], "optim.betas=[0.5] "),
     (["optim.g_lr=abc"], "optim.g_lr='abc' "), (["model.g_lr=-1"], "model.g_lr=-1 "),
     (["data.batch_size=true"], "data.batch_size=true "), (["data.eval_size=0"], "data.eval_size=0 "),
@@ -101,8 +118,16 @@ BAD = [
     (["model.discriminator.activations=[true]"], "model.discriminator.activations=[True] "),
     (["model.generator.noise_dim=100000"], "model.generator.noise_dim=100000 "),
     (["preprocessor.pack=true"], "preprocessor.pack=true "), (["logger.save_dir=5"], "logger.save_dir=5 "),
+    (["logger.version=5"], "logger.version=5 "), (["logger.default_hp_metric=maybe"], "logger.default_hp_metric="),
+    (["logger=csv", "logger.name=[a]"], "logger.name=['a'] "),
+    (["logger=mlflow", "logger.experiment_name=''"], "logger.experiment_name='' "),
+    (["logger=mlflow", "logger.tracking_uri=5"], "logger.tracking_uri=5 "),
+    (["logger=mlflow", "logger.artifact_location=null"], "logger.artifact_location=null "),
+    (["logger=mlflow", "logger.tags=5"], "logger.tags=5 "), (["logger=mlflow", "logger.log_model=true"],
+                                                             "logger.log_model=true "),
     (["trainer.accelerator=true"], "trainer.accelerator=true "), (["trainer.devices=2"], "trainer.devices=2 "),
-    (["trainer.max_epochs=2"], "trainer.max_epochs=2 "), (["+trainer.precision=64"], "trainer.precision=64 "),
+    (["trainer.max_epochs=2"], "trainer.max_epochs=2 "), (["trainer.max_steps=100"], "trainer.max_steps=100 "),
+    (["+trainer.precision=64"], "trainer.precision=64 "),
     (["+trainer.gradient_clip_val=1"], "trainer.gradient_clip_val=1 "),
     (["+trainer.num_nodes=2"], "trainer.num_nodes=2 "),
     (["target.mean=1e35"], "target.mean=1e+35 "), (["target.std=1e-30"], "target.std=1e-30 "),
@@ -134,3 +159,19 @@ def test_bad_values_are_one_line_naming_the_key(make_cfg, overrides, message):
 def test_absurd_but_valid_values_train(make_cfg, overrides):
     record = train(make_cfg(*overrides))
     assert record["status"] == "ok" and record["steps"] >= 10
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without an Apple GPU")
+def test_mps_request_without_an_apple_gpu_is_one_clear_line(make_cfg):
+    with pytest.raises(ConfigError, match=r"^trainer.accelerator=mps: no Apple GPU \(MPS\) is available"):
+        check_config(make_cfg("trainer=mps"))
+
+
+def test_a_logger_whose_package_is_missing_is_one_clear_line(make_cfg, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
+    with pytest.raises(ConfigError, match=r"^logger=mlflow needs mlflow, which is not installed: pip install"):
+        check_config(make_cfg("logger=mlflow"))
+    check_config(make_cfg("logger=csv"))

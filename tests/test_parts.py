@@ -412,3 +412,96 @@ def test_painter_close_waits_for_its_thread_and_process():
     busy = painter.draw(time.sleep, 1.0)
     painter.close()
     assert busy.done() and not thread.is_alive()
+
+
+def test_generator_map_ideal_is_the_quantile_of_the_noise_cdf():
+    from gan1d.figures import map_data, map_inputs
+
+    target = Gaussian(4, 1.25)
+    normal = map_inputs("normal", 1)
+    z = normal[:, 0].double().numpy()
+    assert z[0] == pytest.approx(-3.09, abs=0.03) and z[-1] == pytest.approx(3.09, abs=0.03)  # 0.1% to 99.9%
+    rising = map_data(target, "normal", normal, z, "")
+    assert np.allclose(rising.ideal, 4 + 1.25 * z, atol=1e-4)  # F^-1(Phi(z)) of a Gaussian: loc + scale z
+    falling = map_data(target, "normal", normal, -z, "")  # a decreasing G heads for the decreasing exact map
+    assert np.allclose(falling.ideal, 4 - 1.25 * z, atol=1e-4) and "1 - C(z)" in falling.ideal_label
+    uniform = map_inputs("uniform", 1)
+    u = uniform[:, 0].double().numpy()
+    assert np.allclose(map_data(target, "uniform", uniform, u, "").ideal, target.quantile(u))
+    several = map_inputs("normal", 3)
+    assert torch.all(several[:, 1:].abs() < 0.02)  # the other coordinates at the noise's median
+    assert map_data(target, "normal", several, z, "").ideal is None
+
+
+def linear_gan(loss: str, **kw):
+    """A GAN1D whose discriminator is D(x) = 2x - 1 (no hidden layer; the preprocessor's scale is 1)."""
+    from functools import partial
+
+    from gan1d.module import GAN1D
+
+    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[]), Raw(1), loss=loss, **kw)
+    with torch.no_grad():
+        gan.discriminator.net[0].weight.fill_(2.0)
+        gan.discriminator.net[0].bias.fill_(-1.0)
+    return gan
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "lsgan", "hinge", "wgan"])
+def test_push_is_minus_the_per_sample_gradient_of_the_generator_loss(loss):
+    x = torch.linspace(-2, 2, 9)
+    d = 2 * x.double() - 1
+    expected = {"non_saturating": 2 * torch.sigmoid(-d),  # -d/dx softplus(-D(x))
+                "minimax": 2 * torch.sigmoid(d),  # -d/dx (-softplus(D(x)))
+                "lsgan": -2 * (d - 1),  # -d/dx (D - 1)^2 / 2
+                "hinge": torch.full_like(d, 2.0), "wgan": torch.full_like(d, 2.0)}  # -d/dx (-D(x))
+    gan = linear_gan(loss)
+    assert torch.allclose(gan.push(x).double(), expected[loss], atol=1e-5)
+    assert all(p.grad is None for p in gan.discriminator.parameters())  # the training gradients stay untouched
+
+
+@pytest.mark.parametrize("loss,tags,equilibrium", [("non_saturating", "prob", 0.5), ("minimax", "prob", 0.5),
+                                                   ("lsgan", "raw", 0.5), ("hinge", "raw", None),
+                                                   ("wgan", "raw", None)])
+def test_d_out_is_named_for_what_it_means_under_each_loss(loss, tags, equilibrium):
+    gan = linear_gan(loss)
+    assert {"d_out/real_" + tags, "d_out/fake_" + tags} <= set(gan.logged) and gan.d_equilibrium == equilibrium
+    d = gan.discriminate(torch.tensor([0.5, 1.0]))
+    assert torch.allclose(d, torch.tensor([0.5, 0.7311]) if tags == "prob" else torch.tensor([0.0, 1.0]), atol=1e-4)
+
+
+class StepCounter:
+    """What gan1d's direct path needs of a LightningOptimizer; learning rate 0, so the weights stay as they are."""
+
+    def __init__(self, params):
+        self.optimizer = torch.optim.SGD(params, lr=0.0)
+
+    def zero_grad(self, set_to_none=True):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def _on_before_step(self):
+        pass
+
+    def _on_after_step(self):
+        pass
+
+
+def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradient_norm():
+    from gan1d.module import gradient_norm_penalty, gradient_penalty
+
+    torch.manual_seed(0)
+    gan = linear_gan("non_saturating", r1_gamma=1.0, r2_gamma=2.0, gp_gamma=3.0)
+    gan._direct, gan._d_params = True, list(gan.discriminator.parameters())
+    assert gan.logged == ("loss/d", "d_out/real_prob", "d_out/fake_prob", "grad_norm/d", "penalty/r1", "penalty/r2",
+                          "penalty/gp", "loss/g", "grad_norm/g")
+    real, noise, alpha = torch.randn(64, 1), torch.randn(64, 1), torch.rand(64, 1)  # alpha: GP's mixing weights
+    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, alpha)
+
+    D, fake = gan.discriminator, gan.generator(noise).detach()
+    z_real, z_fake = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
+    adversarial = gan.d_loss(D(z_real), D(z_fake))
+    r1, r2 = gradient_norm_penalty(D(z_real), z_real), gradient_norm_penalty(D(z_fake), z_fake)
+    gp = gradient_penalty(D, gan.preprocessor, z_real, z_fake, alpha)
+    grads = torch.autograd.grad(adversarial + r1 + 2 * r2 + 3 * gp, gan._d_params)
+    norm = torch.cat([g.flatten() for g in grads]).norm()
+    expected = [adversarial, torch.sigmoid(D(real)).mean(), torch.sigmoid(D(fake)).mean(), norm, r1, r2, gp]
+    assert torch.allclose(torch.stack(stats), torch.stack(expected).detach(), rtol=1e-5)

@@ -16,7 +16,8 @@ import torch
 from conftest import run_cli
 from hydra import compose, initialize_config_module
 
-from gan1d.callbacks import Checkpoint, LossCurves, PdfOverlay
+from gan1d.callbacks import Checkpoint, Figures, LossCurves
+from gan1d.dashboard import Dashboard, Files
 from gan1d.errors import ConfigError, Diverged
 from gan1d.files import atomic_file, write_json
 from gan1d.report import summarise
@@ -56,6 +57,9 @@ BAD_INPUTS = [
     ("trainer.devices=2", "trainer.devices"),
     ("target=student_t target.df=0.01", "target.df=0.01"),
     ("+trainer.foo=1", "trainer: Lightning refused"),
+    ("trainer.max_steps=1000", "set steps= instead"),  # Lightning's length keys point at gan1d's
+    ("trainer.max_epochs=5", "trainer.max_epochs=5 is not allowed: it must be 1: a run is one pass over a stream of "
+                             "steps= iterations"),
 ]
 
 
@@ -163,7 +167,7 @@ RECIPES = {"non_saturating+R1": [], "minimax": ["loss=minimax"], "lsgan": ["loss
            "hinge+R2": ["loss=hinge", "model.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["model.ema=0"]}
 # 30 iterations in batches of 10, no figures: short runs, with a cut that falls inside a batch.
 SHORT = ["steps=30", "log_every=10", "eval_every=10", "checkpoint_every=10", "data.eval_size=2000",
-         "~callbacks.pdf_overlay", "~callbacks.loss_curves"]
+         "~callbacks.figures", "~callbacks.loss_curves"]
 
 
 def final_weights(run_dir) -> dict:
@@ -266,9 +270,15 @@ def write_samples(run, v):
 
 
 def fake_module(iteration=1):
-    writer = SimpleNamespace(add_figure=lambda *args: None, _get_file_writer=lambda: None)
-    return SimpleNamespace(iteration=iteration, logger=SimpleNamespace(experiment=writer),
+    return SimpleNamespace(iteration=iteration, dashboard=Dashboard(None, "."), d_prob=True, d_equilibrium=0.5,
                            parameters=lambda: [torch.zeros(2)])
+
+
+def overlay_png(v):
+    from gan1d.figures import OverlayData, overlay_png
+
+    x = np.linspace(-3, 3, 50)
+    return overlay_png(OverlayData(x, np.exp(-x**2 / 2), np.full(100, float(v)), f"version {v}"))
 
 
 def write_loss_curves(run, v):
@@ -278,14 +288,16 @@ def write_loss_curves(run, v):
     return [run / "loss_curves.png"]
 
 
-def write_overlay(run, v):
-    from gan1d.figures import OverlayData, overlay_png
+def write_figures(run, v):
+    figures = Figures()
+    png = overlay_png(v)
+    figures.frames, figures.last = [png], {"pdf_overlay": png, "generator_map": png}
+    figures.on_train_end(SimpleNamespace(default_root_dir=str(run)), fake_module())
+    return [run / "pdf_overlay.png", run / "generator_map.png", run / "training.gif"]
 
-    x = np.linspace(-3, 3, 50)
-    overlay = PdfOverlay()
-    overlay.frames = [overlay_png(OverlayData(x, np.exp(-x**2 / 2), np.full(100, float(v)), f"version {v}"))]
-    overlay.on_train_end(SimpleNamespace(default_root_dir=str(run)), fake_module())
-    return [run / "pdf_overlay.png", run / "training.gif"]
+
+def write_logger_png(run, v):  # logger=csv's (and MLflow's) figures in the run dir
+    return [Files(None, run).image("pdf_overlay", overlay_png(v), 40)]
 
 
 def write_checkpoint(run, v):
@@ -306,7 +318,8 @@ def write_summary(run, v):
 
 @pytest.mark.parametrize("writer,name", [
     (write_metrics, "metrics.json"), (write_samples, "samples.npy"), (write_loss_curves, "loss_curves.png"),
-    (write_overlay, "pdf_overlay.png"), (write_overlay, "training.gif"), (write_checkpoint, "last.ckpt"),
+    (write_figures, "pdf_overlay.png"), (write_figures, "generator_map.png"), (write_figures, "training.gif"),
+    (write_logger_png, "pdf_overlay_000040.png"), (write_checkpoint, "last.ckpt"),
     (write_summary, "summary.csv"), (write_summary, "summary.md"), (write_summary, "summary.png"),
 ])
 def test_every_writer_keeps_the_old_file_whole_when_it_fails(tmp_path, monkeypatch, writer, name):

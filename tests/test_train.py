@@ -1,5 +1,6 @@
 """Training end to end: in process through train(cfg), and through the real CLI as a user runs it."""
 
+import csv
 import json
 import math
 import socket
@@ -53,10 +54,11 @@ def test_train_writes_the_run_record(make_cfg, tmp_path):
 
 def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg, tmp_path):
     for background in (True, False):
-        train(make_cfg("steps=60", f"callbacks.pdf_overlay.background={background}",
+        train(make_cfg("steps=60", f"callbacks.figures.background={background}",
                        f"run_dir={tmp_path / str(background)}"))  # 3 figures: enough for a drawing process
-    images = [np.asarray(Image.open(tmp_path / str(b) / "pdf_overlay.png")) for b in (True, False)]
-    assert np.array_equal(*images)
+    for name in ("pdf_overlay.png", "generator_map.png"):
+        images = [np.asarray(Image.open(tmp_path / str(b) / name)) for b in (True, False)]
+        assert np.array_equal(*images), name
 
 
 class WrapperProbe(L.Callback):
@@ -156,8 +158,8 @@ def test_cli_run_sample_round_trip(tmp_path):
     assert "iterations: 100%" in proc.stdout and "60/60" in proc.stdout  # the progress bar counts iterations
     acc = read_events(run)
     tags = acc.Tags()
-    assert {"loss/d", "loss/g", "d_out/real", "d_out/fake", "eval/w1_over_std", "eval/ks"} <= set(tags["scalars"])
-    assert {"pdf_overlay", "loss_curves"} <= set(tags["images"])
+    assert {"loss/d", "loss/g", "d_out/real_prob", "eval/w1_over_std", "eval/ks"} <= set(tags["scalars"])
+    assert {"pdf_overlay", "generator_map", "loss_curves"} <= set(tags["images"])
     assert [e.step for e in acc.Images("pdf_overlay")] == [30, 60]
     assert "generated" in tags["histograms"]
     record = json.loads((run / "metrics.json").read_text())
@@ -182,12 +184,12 @@ def test_cli_run_sample_round_trip(tmp_path):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """One real 2-job multirun, shared by the tests that read it; its jobs run in parallel processes through
-    Hydra's joblib launcher, which this also tests."""
+    """One real 4-job multirun (two learning rates, two seeds), shared by the tests that read it; its jobs run in
+    parallel processes through Hydra's joblib launcher, which this also tests."""
     tmp = tmp_path_factory.mktemp("sweep")
     proc = run_cli("gan1d.train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optim.g_lr=1e-4,1e-3",
-                   "steps=20", "log_every=5", "eval_every=10", "figure_every=10", f"hydra.sweep.dir={tmp / 'sweep'}",
-                   cwd=tmp)
+                   "seed=0,1", "steps=20", "log_every=5", "eval_every=10", "figure_every=10",
+                   f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
     return tmp / "sweep"
@@ -198,7 +200,18 @@ def test_cli_multirun_gives_each_job_its_run(sweep):
         assert json.loads((sweep / job / "metrics.json").read_text())["status"] == "ok"
         assert list((sweep / job).glob("events.out.tfevents.*"))
     assert read_events(sweep / "1").Tags()["scalars"]
-    assert (sweep / "summary.csv").read_text().count(",ok,") == 2
+    assert (sweep / "summary.csv").read_text().count(",ok,") == 4
+
+
+def test_a_seed_sweep_summary_has_a_row_per_learning_rate(sweep):
+    groups = [row for row in csv.DictReader((sweep / "summary.csv").open()) if row["row"] == "seeds"]
+    assert sorted(g["overrides"] for g in groups) == ["optim.g_lr=0.0001", "optim.g_lr=0.001"]
+    for group in groups:
+        scores = [json.loads((sweep / job / "metrics.json").read_text())["w1_over_std"] for job in group["job"].split()]
+        assert len(scores) == 2 and group["seeds"] == "2" and group["failed"] == "0"
+        assert float(group["median_w1_over_std"]) == pytest.approx(np.median(scores))
+        assert float(group["worst_w1_over_std"]) == pytest.approx(max(scores))
+    assert "| optim.g_lr | seeds | passed (W1/sd <= 0.04 and KS <= 0.02) |" in (sweep / "summary.md").read_text()
 
 
 def test_tensorboard_serves_every_job(sweep):

@@ -1,7 +1,6 @@
 """Callbacks: evaluation, pictures, the run record, checkpoints and graceful stops. Each acts only at its own
 cadence (in iterations), so the training loop pays nothing for them in between."""
 
-import io
 import logging
 import os
 import pickle
@@ -55,7 +54,7 @@ class Evaluation(L.Callback):
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
-        pl_module.logger.experiment.add_histogram("generated", samples, pl_module.iteration)
+        pl_module.dashboard.histogram("generated", samples, pl_module.iteration)
 
 
 class Painter:
@@ -140,63 +139,83 @@ def _settle(future: Future, fn, args) -> None:
         future.set_exception(err)
 
 
-class PdfOverlay(L.Callback):
-    """Every ``every`` iterations: the target pdf against the generated samples, with D(x) for a per-sample
-    discriminator, as a TensorBoard image (the slider shows the evolution). At the end the run directory gets the
-    last one as ``pdf_overlay.png`` and all of them as an animation, ``training.gif``.
+class Figures(L.Callback):
+    """Every ``every`` iterations, two figures, each a logger image (in TensorBoard the slider shows the evolution);
+    at the end the run directory gets the last of each as ``TAG.png``:
 
-    The samples and D(x) are computed here; in a run of 3 figures or more the drawing (and the PNG encoding) happens
-    in a separate process (``background``), and each image reaches TensorBoard once it is drawn, so training does
-    not wait for matplotlib."""
+    - ``pdf_overlay``: the target pdf against the generated samples; for a per-sample discriminator (pack 1) also
+      D(x) and, in a panel below, its push on a generated sample at each x (-d loss_G / dx). All of them also make
+      an animation, ``training.gif``.
+    - ``generator_map``: G(z) over the noise's range against the ideal map F^-1(C(z)) (for 1-D noise).
 
-    def __init__(self, every: int = 500, filename: str = "pdf_overlay.png", animation: str = "training.gif",
-                 background: bool = True):
-        self.every, self.filename, self.animation, self.background = every, filename, animation, background
+    The data are computed here; in a run of 3 figure points or more the drawing (and the PNG encoding) happens in a
+    separate process (``background``), and each image reaches the logger once it is drawn, so training does not
+    wait for matplotlib."""
+
+    def __init__(self, every: int = 500, animation: str = "training.gif", background: bool = True):
+        self.every, self.animation, self.background = every, animation, background
         self.painter = None
-        self.pending = []  # (iteration, future of the PNG), oldest first
-        self.frames = []  # PNGs: a long run's figures take a few MB, not the 0.9 MB each of raw pixels
+        self.map_inputs = None  # the generator map's noise, the same at every figure point
+        self.pending = []  # (iteration, tag, future of the PNG), oldest first
+        self.last = {}  # tag: its latest PNG
+        self.frames = []  # the overlays' PNGs: a long run's figures take a few MB, not 0.9 MB each of raw pixels
 
     def on_fit_start(self, trainer, pl_module):
+        from gan1d.figures import map_inputs
+
         # The drawing process takes a second to start (matplotlib's import): it pays off when figures are drawn
         # while training goes on, not for a short run whose one or two figures come at its end.
         self.painter = Painter(self.background and trainer.datamodule.steps >= 3 * self.every)
+        self.map_inputs = map_inputs(pl_module.sampler.noise, pl_module.sampler.noise_dim)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if is_due(trainer, pl_module, self.every):
-            from gan1d.figures import overlay_data, overlay_png
+            from gan1d.figures import generator_map_png, map_data, overlay_png
 
-            done = pl_module.iteration
-            samples = pl_module.evaluation_samples().cpu().numpy()
-            w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
-            title = f"iteration {done}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
-            d_curve = None
-            if pl_module.preprocessor.pack == 1:
-                d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
-            data = overlay_data(trainer.datamodule.target, samples, title, d_curve)
-            self.pending.append((done, self.painter.draw(overlay_png, data)))
+            done, target = pl_module.iteration, trainer.datamodule.target
+            self.pending.append((done, "pdf_overlay", self.painter.draw(overlay_png, self._overlay(pl_module))))
+            mapped = pl_module.generate(self.map_inputs).cpu().numpy()
+            title = f"generator map, iteration {done}"
+            data = map_data(target, pl_module.sampler.noise, self.map_inputs, mapped, title)
+            self.pending.append((done, "generator_map", self.painter.draw(generator_map_png, data)))
         self._log_drawn(pl_module)
 
+    @staticmethod
+    def _overlay(pl_module):
+        from gan1d.figures import overlay_data
+
+        samples = pl_module.evaluation_samples().cpu().numpy()
+        w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
+        title = f"iteration {pl_module.iteration}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
+        d_curve = push_curve = None
+        if pl_module.preprocessor.pack == 1:  # a pack's judgement has no value at a single x
+            d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
+            push_curve = lambda x: pl_module.push(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
+        return overlay_data(pl_module.trainer.datamodule.target, samples, title, d_curve, pl_module.d_prob,
+                            push_curve)
+
     def _log_drawn(self, pl_module, wait: bool = False) -> None:
-        while self.pending and (wait or self.pending[0][1].done()):
-            done, image = self.pending.pop(0)
-            png = image.result()
-            self.frames.append(png)
-            log_png(pl_module.logger.experiment, "pdf_overlay", png, done)
+        while self.pending and (wait or self.pending[0][2].done()):
+            done, tag, image = self.pending.pop(0)
+            png = self.last[tag] = image.result()
+            if tag == "pdf_overlay":
+                self.frames.append(png)
+            pl_module.dashboard.image(tag, png, done)
 
     def on_train_end(self, trainer, pl_module):
         from gan1d.figures import save_animation
 
         self._log_drawn(pl_module, wait=True)
-        if not self.frames:  # resumed after the last iteration: nothing new to show
-            return
         run_dir = Path(trainer.default_root_dir)
-        with atomic_file(run_dir / self.filename, "wb") as f:
-            f.write(self.frames[-1])
-        with atomic_file(run_dir / self.animation, "wb") as f:
-            save_animation(self.frames, f)
+        for tag, png in self.last.items():  # none for a run resumed after its last iteration: nothing new to show
+            with atomic_file(run_dir / f"{tag}.png", "wb") as f:
+                f.write(png)
+        if self.frames:
+            with atomic_file(run_dir / self.animation, "wb") as f:
+                save_animation(self.frames, f)
 
     def on_exception(self, trainer, pl_module, exception):
-        for _, image in self.pending:  # no figures for a run that stops on an error or Ctrl-C
+        for *_, image in self.pending:  # no figures for a run that stops on an error or Ctrl-C
             image.cancel()
         self.teardown(trainer, pl_module, "fit")
 
@@ -205,41 +224,31 @@ class PdfOverlay(L.Callback):
             self.painter.close()
 
 
-def log_png(writer, tag: str, png: bytes, step: int) -> None:
-    """A PNG as a TensorBoard image, as it is. SummaryWriter.add_image takes pixels and encodes them itself: about
-    20 ms a figure, in the training process, where the drawing process has already made the PNG."""
-    from PIL import Image
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    width, height = Image.open(io.BytesIO(png)).size  # reads the header only
-    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
-    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
-
-
 class LossCurves(L.Callback):
-    """Keeps the logged losses and, at the end, draws them as one figure: ``loss_curves.png`` in the run directory
-    and a TensorBoard image. While training, the same numbers are live in TensorBoard's Scalars tab."""
-
-    NAMES = ("loss/d", "loss/g", "d_out/real", "d_out/fake")
+    """Keeps the logged losses and D's mean outputs and, at the end, draws them as one figure: ``loss_curves.png``
+    in the run directory and a logger image. While training, the same numbers are live in the logger's scalars."""
 
     def __init__(self, filename: str = "loss_curves.png"):
         self.filename = filename
-        self.history = {name: [] for name in self.NAMES}
+        self.history = {}
+
+    def on_fit_start(self, trainer, pl_module):
+        self.history = {name: [] for name in pl_module.logged if name.startswith(("loss/", "d_out/"))}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         done = pl_module.iteration
         if done % pl_module.log_every == 0:
-            for name in self.NAMES:
+            for name, points in self.history.items():
                 if name in pl_module.latest:
-                    self.history[name].append((done, pl_module.latest[name]))
+                    points.append((done, pl_module.latest[name]))
 
     def on_train_end(self, trainer, pl_module):
-        from gan1d.figures import loss_curves
+        from gan1d.figures import loss_curves, to_png
 
-        fig = loss_curves(self.history)
+        png = to_png(loss_curves(self.history, pl_module.d_prob, pl_module.d_equilibrium))
         with atomic_file(Path(trainer.default_root_dir) / self.filename, "wb") as f:
-            fig.savefig(f, format="png")
-        pl_module.logger.experiment.add_figure("loss_curves", fig, pl_module.iteration)
+            f.write(png)
+        pl_module.dashboard.image("loss_curves", png, pl_module.iteration)
 
 
 class RunRecord(L.Callback):
@@ -262,8 +271,8 @@ class RunRecord(L.Callback):
         self.start = time.perf_counter()
 
     def on_train_start(self, trainer, pl_module):
-        if pl_module.logger is not None:  # HParams needs its metric tags declared up front
-            pl_module.logger.log_hyperparams(self.hparams, {tag: float("nan") for tag in self.HP_METRICS})
+        # TensorBoard's HParams tab needs the metric tags declared up front.
+        pl_module.dashboard.hparams(self.hparams, {tag: float("nan") for tag in self.HP_METRICS})
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.first_step is None:  # time the loop from its first iteration: start-up is not training speed

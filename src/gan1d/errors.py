@@ -6,6 +6,7 @@ target's arguments are checked by the target itself (its constructor raises BadA
 file), and reported here.
 """
 
+import importlib.util
 import math
 import os
 
@@ -90,7 +91,7 @@ PATH = (is_text, "a non-empty path")
 
 # The cadences: where the run logs, evaluates, draws and saves. The callbacks' keys follow the top-level ones.
 CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every", "model.log_every",
-            "callbacks.evaluation.every", "callbacks.pdf_overlay.every", "callbacks.checkpoint.every")
+            "callbacks.evaluation.every", "callbacks.figures.every", "callbacks.checkpoint.every")
 RULES = {
     "seed": SEED,
     "steps": POSITIVE_INT,
@@ -133,9 +134,19 @@ RULES = {
     "data.noise_dim": NOISE_DIM,
     "data.d_steps": POSITIVE_INT,
     "data.g_steps": POSITIVE_INT,
-    "callbacks.pdf_overlay.background": BOOLEAN,
+    "callbacks.figures.background": BOOLEAN,
     "callbacks.progress_bar.refresh_rate": (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0 hides the bar)"),
+    # The logger group's keys; each preset has some of them (logger=none: none).
     "logger.save_dir": PATH,
+    "logger.name": (lambda v: isinstance(v, str), "a folder name ('': the run dir itself)"),
+    "logger.version": (lambda v: isinstance(v, str), "a folder name ('': the run dir itself)"),
+    "logger.default_hp_metric": BOOLEAN,
+    "logger.experiment_name": (is_text, "a non-empty MLflow experiment name"),
+    "logger.run_name": (is_text, "a non-empty MLflow run name"),
+    "logger.tracking_uri": (is_text, "an MLflow tracking URI, e.g. sqlite:///outputs/mlflow/mlflow.db"),
+    "logger.artifact_location": PATH,
+    "logger.tags": (lambda v: isinstance(v, DictConfig), "a mapping of tag names to values"),
+    "logger.log_model": (lambda v: v is False, "false: gan1d writes its own checkpoints"),
     "trainer.accelerator": (_name_in(ACCELERATORS), f"one of {list(ACCELERATORS)}"),
     # One device: several would need gradient synchronisation that the two-optimizer loop does not do.
     "trainer.devices": (lambda v: _one(v) or (isinstance(v, (list, ListConfig)) and len(v) == 1
@@ -143,14 +154,17 @@ RULES = {
                         "1, or one device index in a list, e.g. [1]: gan1d trains on one device"),
     "trainer.num_nodes": (_one, "1: gan1d trains on one device"),
     # One epoch over a stream of `steps` iterations: more would replay the stream's data, fewer train nothing.
-    "trainer.max_epochs": (_one, "1 (the length of a run is `steps`)"),
+    "trainer.max_epochs": (_one, "1: a run is one pass over a stream of steps= iterations; set its length with steps="),
+    # Lightning's optimizer steps, d_steps + g_steps of them per iteration: a second run length beside steps=.
+    "trainer.max_steps": (lambda v: _integer(v) and v == -1, "-1 (unset): a run's length is steps= iterations, not "
+                                                             "Lightning's optimizer steps; set steps= instead"),
     "trainer.precision": (lambda v: not isinstance(v, bool) and v in PRECISIONS, f"one of {list(PRECISIONS)}"),
     "trainer.gradient_clip_val": (lambda v: v is None, "null: the module steps its optimizers itself, unclipped"),
     "trainer.accumulate_grad_batches": (_one, "1: every iteration steps both optimizers"),
     "trainer.default_root_dir": PATH,
 }
 # Keys whose node a user may leave out (a callback removed with ~callbacks.NAME, a trainer key not given).
-OPTIONAL = ("callbacks.", "trainer.num_nodes", "trainer.precision", "trainer.gradient_clip_val",
+OPTIONAL = ("callbacks.", "trainer.num_nodes", "trainer.max_steps", "trainer.precision", "trainer.gradient_clip_val",
             "trainer.accumulate_grad_batches", "logger.")
 # The data stream draws what the module consumes: these pairs must agree (the config links them; set the second).
 MIRRORS = {"data.d_steps": "model.d_steps", "data.g_steps": "model.g_steps", "data.noise": "model.generator.noise",
@@ -197,12 +211,34 @@ def _check_relations(cfg: DictConfig) -> None:
         if not isinstance(activations, str) and len(activations) != len(hidden):
             raise ConfigError(f"model.{net}.activations={show(activations)} must name one activation per hidden "
                               f"layer of model.{net}.hidden={show(hidden)}, or be a single name for all")
-    if cfg.trainer.accelerator in ("gpu", "cuda"):
+    _check_logger(cfg)
+    accelerator = cfg.trainer.accelerator
+    if missing := _missing_device(accelerator):
+        raise ConfigError(f"trainer.accelerator={accelerator}: {missing}; use trainer.accelerator=cpu")
+
+
+def _check_logger(cfg: DictConfig) -> None:
+    # The optional loggers' packages, by the class a logger config names.
+    needs = {"MLFlowLogger": ("mlflow", "pip install -e '.[mlflow]'")}
+    kind = str(OmegaConf.select(cfg, "logger._target_", default="")).rsplit(".", 1)[-1]
+    if kind in needs and importlib.util.find_spec(needs[kind][0]) is None:
+        package, install = needs[kind]
+        raise ConfigError(f"logger={package} needs {package}, which is not installed: {install} (or use "
+                          "logger=tensorboard, csv or none)")
+
+
+def _missing_device(accelerator: str) -> str | None:
+    if accelerator in ("gpu", "cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError(f"trainer.accelerator={cfg.trainer.accelerator}: no CUDA GPU is available on this "
-                              "machine (torch.cuda.is_available() is False); use trainer.accelerator=cpu")
+            return "no CUDA GPU is available on this machine (torch.cuda.is_available() is False)"
+    if accelerator == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            return "no Apple GPU (MPS) is available on this machine (torch.backends.mps.is_available() is False)"
+    return None
 
 
 def build_target(node: DictConfig) -> Target:

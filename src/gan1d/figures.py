@@ -1,4 +1,5 @@
-"""Matplotlib figures: the generated distribution against the target, and the loss curves.
+"""Matplotlib figures: the generated distribution against the target with the discriminator's push, the
+generator's map against the ideal one, the loss curves, and the sweep summary.
 
 Figures are built with the object-oriented API (``matplotlib.figure.Figure``), never pyplot's global state, so
 nothing needs a display and nothing leaks between runs. Drawing needs numpy and matplotlib only (the training run
@@ -80,28 +81,40 @@ class OverlayData(NamedTuple):
     pdf: np.ndarray  # the target's pdf at x
     samples: np.ndarray
     title: str
-    d: np.ndarray | None = None  # the discriminator's D(x) at x, for a per-sample discriminator
+    d: np.ndarray | None = None  # the discriminator's output at x, for a per-sample discriminator
     pdf_label: str = "target pdf"  # a data target draws its held-out data's density instead
+    d_prob: bool = True  # d is a probability (logistic losses); else D's raw output
+    push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
 
 
-def overlay_data(target, samples, title: str, d_curve=None) -> OverlayData:
+def overlay_data(target, samples, title: str, d_curve=None, d_prob: bool = True, push_curve=None) -> OverlayData:
+    """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator."""
     import torch
 
     samples = np.asarray(samples, dtype=np.float64)
     lo, hi = plot_range(target, samples)
     x = np.linspace(lo, hi, 400)
     d = None if d_curve is None else np.asarray(d_curve(x))
+    push = None if push_curve is None else np.asarray(push_curve(x))
     pdf_label = getattr(target, "pdf_label", OverlayData._field_defaults["pdf_label"])
-    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label)
+    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
     """Target pdf (for a data target: its held-out data's density), a histogram of the generated samples, the
     normal fitted to them (the tutorial's picture) and, where given, the discriminator's output D(x) on a second
-    axis."""
-    fig = Figure(figsize=(7, 4.2), dpi=100)
-    fig.subplots_adjust(left=0.09, right=0.91, bottom=0.12, top=0.92)  # fixed: tight_layout costs a whole draw
-    draw_overlay(fig.add_subplot(), data)
+    axis and its push on the generated samples below."""
+    if data.push is None:
+        fig = Figure(figsize=(7, 4.2), dpi=100)
+        fig.subplots_adjust(left=0.09, right=0.91, bottom=0.12, top=0.92)  # fixed: tight_layout costs a whole draw
+        draw_overlay(fig.add_subplot(), data)
+        return fig
+    fig = Figure(figsize=(7, 5.6), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.91, bottom=0.09, top=0.94, hspace=0.08)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    draw_overlay(top, data)
+    top.set_xlabel("")
+    draw_push(bottom, data)
     return fig
 
 
@@ -139,14 +152,97 @@ def draw_overlay(ax, data: OverlayData) -> None:
     if data.d is not None:
         ax2 = ax.twinx()
         h = ax2.plot(x, data.d, color="tab:green", lw=1, alpha=0.8, label="D(x)")
-        ax2.set_ylim(0, 1)
-        ax2.set_ylabel("D(x): probability real")
+        if data.d_prob:
+            ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D(x): probability real" if data.d_prob else "D(x): raw output")
         handles, labels = handles + h, labels + ["D(x)"]
     ax.legend(handles, labels, fontsize=8, loc="upper left")
 
 
-def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
-    """Losses on the left, the discriminator's mean output on real and fake on the right (0.5 is equilibrium)."""
+def draw_push(ax, data: OverlayData) -> None:
+    """Where the generator's update moves a generated sample at each x, and how hard: -d loss_G / dx."""
+    x, push = data.x, data.push
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.fill_between(x, push, 0, where=push >= 0, color="tab:green", alpha=0.35, lw=0, label="pushed right")
+    ax.fill_between(x, push, 0, where=push < 0, color="tab:purple", alpha=0.35, lw=0, label="pushed left")
+    ax.plot(x, push, color="black", lw=1)
+    ax.set_xlim(x[0], x[-1])
+    ax.set_xlabel("x")
+    ax.set_ylabel(r"push $-\partial \ell_G / \partial x$")
+    ax.legend(fontsize=8, loc="upper left")
+
+
+class MapData(NamedTuple):
+    """The generator's map from noise to x, against the ideal one, as plain arrays (drawn by generator_map)."""
+
+    z: np.ndarray  # the first noise coordinate across the noise's bulk
+    g: np.ndarray  # G(z)
+    ideal: np.ndarray | None  # the exact monotone map in G's direction, for 1-D noise
+    ideal_label: str
+    title: str
+    noise: str  # the x-axis label
+
+
+def map_inputs(kind: str, dim: int, points: int = 400):
+    """The generator map's inputs, as a (points, dim) float32 tensor: the first noise coordinate across the noise's
+    bulk (0.1% to 99.9% of a fixed sample), the others at the noise's median."""
+    import torch
+
+    from gan1d.networks import noise_cdf, sample_noise
+
+    bulk = sample_noise(kind, 100_000, 1, torch.Generator().manual_seed(0)).squeeze(1).double()
+    lo, hi = torch.quantile(bulk, torch.tensor([0.001, 0.999], dtype=torch.float64)).tolist()
+    z = torch.linspace(lo, hi, points, dtype=torch.float64)
+    median = float(np.interp(0.5, noise_cdf(kind, z).numpy(), z.numpy()))
+    inputs = torch.full((points, dim), median, dtype=torch.float64)
+    inputs[:, 0] = z
+    return inputs.float()
+
+
+def map_data(target, kind: str, inputs, g: np.ndarray, title: str) -> MapData:
+    """``inputs`` from map_inputs, ``g`` the generator's output on them."""
+    from gan1d.networks import noise_cdf
+
+    z, g = inputs[:, 0].double(), np.asarray(g, dtype=np.float64)
+    if inputs.shape[1] > 1:  # the ideal map of one coordinate of several is not defined
+        label = f"first noise coordinate z1 ({kind}); the other {inputs.shape[1] - 1} at their median"
+        return MapData(z.numpy(), g, None, "", title, label)
+    # Two monotone maps carry the noise exactly onto the target: F^-1(C(z)) and the decreasing F^-1(1 - C(z)).
+    # A generator learns either; the one it heads for is drawn.
+    u = noise_cdf(kind, z).numpy()
+    if g[-1] >= g[0]:
+        ideal, ideal_label = target.quantile(u), "ideal map $F^{-1}(C(z))$"
+    else:
+        ideal, ideal_label = target.quantile(1 - u), "ideal map $F^{-1}(1 - C(z))$ (decreasing)"
+    return MapData(z.numpy(), g, ideal, ideal_label, title, f"noise z ({kind})")
+
+
+def generator_map(data: MapData) -> Figure:
+    """G(z) against the ideal map F^-1(C(z)) (C the noise's cdf, F the target's), which carries the noise onto the
+    target exactly: where it is steep, a little noise must cover a wide range of x (the gaps between a mixture's
+    modes); where it is flat, much noise piles onto little x (the modes)."""
+    fig = Figure(figsize=(7, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    if data.ideal is not None:
+        ax.plot(data.z, data.ideal, color="tab:blue", lw=2.5, alpha=0.8, label=data.ideal_label)
+    ax.plot(data.z, data.g, color="tab:orange", lw=1.5, label="generator G(z)")
+    ax.set_xlim(data.z[0], data.z[-1])
+    ax.set_xlabel(data.noise)
+    ax.set_ylabel("x")
+    ax.set_title(data.title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def generator_map_png(data: MapData) -> bytes:
+    return to_png(generator_map(data))
+
+
+def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True,
+                equilibrium: float | None = 0.5) -> Figure:
+    """Losses on the left; on the right, the discriminator's mean output on real and fake, as the loss reads it (a
+    probability or raw, see losses.D_OUTPUT), with its value at equilibrium where the loss has one."""
     fig = Figure(figsize=(9, 3.5), dpi=100)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
     left, right = fig.subplots(1, 2)
@@ -157,15 +253,17 @@ def loss_curves(history: dict[str, list[tuple[int, float]]]) -> Figure:
         steps, values = zip(*points)
         ax.plot(steps, values, label=name, lw=1.2)
     left.set_title("losses", fontsize=10)
-    right.set_title("mean D output", fontsize=10)
-    right.axhline(0.5, color="grey", ls=":", lw=1)
+    meaning = f"{equilibrium:g} at equilibrium" if equilibrium is not None else "only real minus fake means something"
+    right.set_title(f"D's mean {'output: probability real' if d_prob else 'raw output'} ({meaning})", fontsize=10)
+    if equilibrium is not None:
+        right.axhline(equilibrium, color="grey", ls=":", lw=1, label="equilibrium")
     for ax in (left, right):
         ax.set_xlabel("iteration")
         ax.legend(fontsize=8)
     return fig
 
 
-def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys: list[str]) -> Figure:
+def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys: list[str], title: str) -> Figure:
     """W1/sd over a grid of two swept keys (``scores[y][x]``); inf marks a failed job."""
     grid = np.array(scores, dtype=float)
     failed = ~np.isfinite(grid)
@@ -181,14 +279,14 @@ def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys:
     ax.set_yticks(range(len(ys)), ys)
     ax.set_xlabel(keys[0])
     ax.set_ylabel(keys[1])
-    ax.set_title(f"final W1/sd of {grid.size} jobs", fontsize=10)
+    ax.set_title(title, fontsize=10)
     return fig
 
 
-def sweep_bars(labels: list[str], scores: list[float], xlabel: str) -> Figure:
+def sweep_bars(labels: list[str], scores: list[float], xlabel: str, title: str) -> Figure:
     """W1/sd of each job as a bar (log scale); a failed job is marked instead."""
     fig = Figure(figsize=(max(6, 0.6 * len(labels)), 4.5), dpi=100)
-    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.3, top=0.9)
+    fig.subplots_adjust(left=0.15, right=0.98, bottom=0.3, top=0.9)
     ax = fig.add_subplot()
     finite = [s for s in scores if np.isfinite(s)]
     floor = min(finite) / 2 if finite else 1e-3
@@ -201,5 +299,36 @@ def sweep_bars(labels: list[str], scores: list[float], xlabel: str) -> Figure:
     ax.set_yscale("log")
     ax.set_ylabel("W1/sd (lower is better)")
     ax.set_xlabel(xlabel)
-    ax.set_title(f"final W1/sd of {len(scores)} jobs", fontsize=10)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str) -> Figure:
+    """A search's jobs: each searched key's value against W1/sd, one panel per key (log axes where the values span
+    a factor of 10 or more, as a log-uniform search's do); failed jobs as red crosses at the top; the best starred."""
+    fig = Figure(figsize=(5.5 * len(values), 4.5), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.13, top=0.88, wspace=0.25)
+    scores = np.asarray(scores, dtype=float)
+    failed = ~np.isfinite(scores)
+    ceiling = 2 * scores[~failed].max() if (~failed).any() else 1.0
+    shown = np.where(failed, ceiling, scores)
+    best = int(np.argmin(np.where(failed, np.inf, scores)))
+    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items()):
+        try:
+            x = np.array(raw, dtype=float)
+        except ValueError:  # a categorical choice
+            x = np.array(raw)
+        ax.scatter(x[~failed], shown[~failed], color="tab:blue", s=25, label="job")
+        if failed.any():
+            ax.scatter(x[failed], shown[failed], color="tab:red", marker="x", s=40, label="failed")
+        if not failed[best]:
+            ax.scatter([x[best]], [shown[best]], color="gold", edgecolor="black", marker="*", s=200, zorder=3,
+                       label=f"best: {raw[best]}")
+        if x.dtype.kind == "f" and (x > 0).all() and x.max() >= 10 * x.min():
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel("W1/sd (lower is better)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return fig

@@ -1,4 +1,5 @@
-"""GAN losses on the discriminator's raw outputs. ``LOSSES[name]`` is (discriminator loss, generator loss).
+"""GAN losses on the discriminator's raw outputs. ``LOSSES[name]`` is (discriminator loss, generator loss);
+``D_OUTPUT[name]`` says how to read D's output under that loss.
 
 ``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
 saturating form, whose generator gradient vanishes exactly when the discriminator is winning; ``wgan`` is the
@@ -51,4 +52,15 @@ LOSSES = {
     "lsgan": (d_lsgan, g_lsgan),
     "hinge": (d_hinge, g_hinge),
     "wgan": (d_wgan, g_wgan),
+}
+
+
+# How to read D's output under each loss: as a probability (the sigmoid of the logit) or raw, and the value it
+# takes at equilibrium, when the generator matches the target (None: any value; only real minus fake means something).
+D_OUTPUT = {
+    "non_saturating": ("prob", 0.5),
+    "minimax": ("prob", 0.5),
+    "lsgan": ("raw", 0.5),  # labels 0 and 1: the optimal D is p_data / (p_data + p_g)
+    "hinge": ("raw", None),
+    "wgan": ("raw", None),
 }

@@ -17,8 +17,9 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
-from gan1d.losses import LOSSES
+from gan1d.losses import D_OUTPUT, LOSSES
 from gan1d.networks import Discriminator, Generator
 from gan1d.preprocessors import Preprocessor
 
@@ -49,6 +50,13 @@ class GAN1D(L.LightningModule):
         # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema > 0 else None
         self.d_loss, self.g_loss = LOSSES[loss]
+        reading, self.d_equilibrium = D_OUTPUT[loss]
+        self.d_prob = reading == "prob"
+        self.d_reading = torch.sigmoid if self.d_prob else as_is
+        penalties = [name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma)) if gamma > 0]
+        # What one iteration adds to the logged sums, in the order _iteration stacks it.
+        self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
+                       *(f"penalty/{name}" for name in penalties), "loss/g", "grad_norm/g")
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
@@ -59,6 +67,7 @@ class GAN1D(L.LightningModule):
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
         self.latest: dict[str, float] = {}
         self.stop_requested = False  # set by GracefulStop (Ctrl-C, SIGTERM): the batch ends after this iteration
+        self.dashboard = Dashboard(None, ".")  # what the logger can show besides scalars: set up with the trainer
 
     # -- set-up -------------------------------------------------------------------------------------------------
     def set_location_scale(self, loc: float, scale: float) -> None:
@@ -73,6 +82,7 @@ class GAN1D(L.LightningModule):
         # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
         datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if self.gp_gamma > 0 else 0
+        self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:
         self._direct = lightning_wrappers_idle(self.trainer, self)
@@ -108,14 +118,16 @@ class GAN1D(L.LightningModule):
 
     def _iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
         for i in range(self.d_steps):
-            loss_d, d_real, d_fake = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
+            d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
         for j in range(self.g_steps):
-            loss_g = self._generator_step(opt_g, noise[self.d_steps + j])
+            g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(done)
-        self._accumulate(done, loss_d, loss_g, d_real, d_fake)
+        self._accumulate(done, d_stats + g_stats)  # the last D and G steps' values
 
-    def _discriminator_step(self, opt, real, noise, alpha):
+    def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
+        """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
+        gradient norm, then each penalty that is on (unweighted: the loss adds it times its gamma)."""
         # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
         z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
         d_real = self.discriminator(self.preprocessor.features(z_real))
@@ -123,38 +135,47 @@ class GAN1D(L.LightningModule):
             fake = self.generator(noise)
         z_fake = self.preprocessor.standardize(fake).requires_grad_(self.r2_gamma > 0)
         d_fake = self.discriminator(self.preprocessor.features(z_fake))
-        loss = self.d_loss(d_real, d_fake)
+        adversarial = self.d_loss(d_real, d_fake)
+        penalties = []
         if self.r1_gamma > 0:
-            loss = loss + self.r1_gamma * gradient_norm_penalty(d_real, z_real)
+            penalties.append((self.r1_gamma, gradient_norm_penalty(d_real, z_real)))
         if self.r2_gamma > 0:
-            loss = loss + self.r2_gamma * gradient_norm_penalty(d_fake, z_fake)
+            penalties.append((self.r2_gamma, gradient_norm_penalty(d_fake, z_fake)))
         if self.gp_gamma > 0:
-            loss = loss + self.gp_gamma * gradient_penalty(self.discriminator, self.preprocessor, z_real, z_fake,
-                                                           alpha, self.gp_one_sided)
-        self._update(opt, loss)
-        return loss.detach(), d_real.detach(), d_fake.detach()
+            penalties.append((self.gp_gamma, gradient_penalty(self.discriminator, self.preprocessor, z_real, z_fake,
+                                                              alpha, self.gp_one_sided)))
+        loss = adversarial
+        for gamma, penalty in penalties:
+            loss = loss + gamma * penalty
+        norm = self._update(opt, loss, self._d_params)
+        return [adversarial.detach(), self.d_reading(d_real.detach()).mean(), self.d_reading(d_fake.detach()).mean(),
+                norm, *(penalty.detach() for _, penalty in penalties)]
 
-    def _generator_step(self, opt, noise):
+    def _generator_step(self, opt, noise) -> list[torch.Tensor]:
+        """One G update. Returns its loss and gradient norm."""
         # The discriminator's weights are frozen meanwhile: their gradients would be computed for nothing (15% of
         # this step). Lightning's toggled_optimizer does the same through every optimizer's parameter groups; this
         # flips six flags.
         with frozen(self._d_params):
             loss = self.g_loss(self.discriminator(self.preprocessor(self.generator(noise))))
-            self._update(opt, loss)
-        return loss.detach()
+            norm = self._update(opt, loss, self._g_params)
+        return [loss.detach(), norm]
 
-    def _update(self, opt, loss):
+    def _update(self, opt, loss, params) -> torch.Tensor:
         """One optimizer step on ``loss``: straight to torch when Lightning's wrappers have nothing to do (see
-        lightning_wrappers_idle), through them otherwise."""
+        lightning_wrappers_idle), through them otherwise. Returns the norm of ``params``' gradient before the step."""
         opt.zero_grad(set_to_none=True)
         if self._direct:
             loss.backward()
+            norm = gradient_norm(params)
             opt._on_before_step()  # what LightningOptimizer.step keeps: the loop's step count (global_step)
             opt.optimizer.step()
             opt._on_after_step()
         else:
             self.manual_backward(loss)
+            norm = gradient_norm(params)
             opt.step()
+        return norm
 
     @torch.no_grad()
     def _update_ema(self, t: int):
@@ -163,18 +184,19 @@ class GAN1D(L.LightningModule):
         # One fused call for all the weights instead of one kernel per tensor (these tensors are tiny).
         torch._foreach_lerp_(self._ema_params, self._g_params, 1 - decay)
 
-    def _accumulate(self, done: int, loss_d, loss_g, d_real, d_fake):
+    def _accumulate(self, done: int, stats: list[torch.Tensor]):
         # Summed on the device, read once per log point: no host sync per iteration. (Keeping each iteration's D
         # outputs to reduce them later saved two small kernels but fragmented the heap: +200 MiB at batch 8192.)
-        values = torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
+        values = torch.stack(stats)
         self._sums = values if self._sums is None else self._sums + values
         self._count += 1
         if done % self.log_every == 0:
             means = (self._sums / self._count).tolist()
             self._sums, self._count = None, 0
             if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
-                raise Diverged(f"a loss became NaN or Inf between iterations {done - self.log_every + 1} and {done}")
-            self.report(dict(zip(("loss/d", "loss/g", "d_out/real", "d_out/fake"), means)))
+                raise Diverged(f"a loss or gradient became NaN or Inf between iterations {done - self.log_every + 1} "
+                               f"and {done}")
+            self.report(dict(zip(self.logged, means)))
 
     def report(self, metrics: dict[str, float]) -> None:
         """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
@@ -199,8 +221,18 @@ class GAN1D(L.LightningModule):
 
     @torch.no_grad()
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
-        """D(x) as a probability for each value of x; only meaningful for a per-sample discriminator (pack 1)."""
-        return torch.sigmoid(self.discriminator(self.preprocessor(x.to(self.device).reshape(-1, 1))))
+        """D's reading of each value of x: a probability or its raw output, as the loss reads it (losses.D_OUTPUT).
+        Only meaningful for a per-sample discriminator (pack 1)."""
+        return self.d_reading(self.discriminator(self.preprocessor(x.to(self.device).reshape(-1, 1))))
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        """-d loss_G / dx for a generated sample at each value of x: the way the generator's update moves a sample
+        there, and how hard (per sample, in the target's units). Only for a per-sample discriminator (pack 1)."""
+        with torch.enable_grad():
+            x = x.to(self.device, torch.float32).reshape(-1, 1).requires_grad_(True)
+            per_sample = self.g_loss(self.discriminator(self.preprocessor(x))) * len(x)  # the losses are means
+            (grad,) = torch.autograd.grad(per_sample, x)
+        return -grad.squeeze(1)
 
     def on_save_checkpoint(self, checkpoint):
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
@@ -229,6 +261,15 @@ def lightning_wrappers_idle(trainer: L.Trainer, module: L.LightningModule) -> bo
     return (type(trainer.precision_plugin) is Precision and type(trainer.strategy) is SingleDeviceStrategy
             and steps_countable and not is_overridden("backward", module)
             and not any(is_overridden(hook, x) for x in (module, *trainer.callbacks) for hook in WRAPPER_HOOKS))
+
+
+def as_is(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of all of ``params``' gradients together, left on the device: one fused call for the tensors."""
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
 
 
 @contextmanager

@@ -48,6 +48,16 @@ def sample_noise(kind: str, n: int, dim: int, generator: torch.Generator | None 
     raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
 
 
+def noise_cdf(kind: str, z: torch.Tensor) -> torch.Tensor:
+    """P(noise <= z) for one coordinate of the noise: the ideal 1-D generator is the target's quantile function of
+    it, F^-1(noise_cdf(z)) (drawn as the generator map)."""
+    if kind == "uniform":
+        return z.clamp(0, 1)
+    if kind == "normal":
+        return torch.special.ndtr(z)
+    raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
+
+
 class Generator(nn.Module):
     def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu"):
         super().__init__()

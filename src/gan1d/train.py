@@ -82,6 +82,9 @@ def train(cfg: DictConfig) -> dict:
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     # Lightning 2.6 on torch 2.13 warns about its own use of a torch API; nothing a gan1d user can act on.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # logger=csv writes into the run dir, which holds the run's other files: the CSV logger warns that the folder
+    # is not empty, though all it replaces is an old metrics.csv.
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
@@ -89,7 +92,9 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    trainer = build_trainer(cfg, callbacks=callbacks, logger=instantiate(cfg.logger))
+    # logger=none leaves cfg.logger null; Lightning reads logger=None as "its default logger", False as none.
+    logger = instantiate(cfg.logger) if cfg.logger is not None else False
+    trainer = build_trainer(cfg, callbacks=callbacks, logger=logger)
     # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
     # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
     gc.freeze()
