@@ -430,7 +430,11 @@ def test_generator_map_ideal_is_the_quantile_of_the_noise_cdf():
     assert np.allclose(map_data(target, "uniform", uniform, u, "").ideal, target.quantile(u))
     several = map_inputs("normal", 3)
     assert torch.all(several[:, 1:].abs() < 0.02)  # the other coordinates at the noise's median
-    assert map_data(target, "normal", several, z, "").ideal is None
+    assert map_data(target, "normal", several, z, "", dim=3).ideal is None
+    coded = map_inputs("normal", 1, categories=3)  # every category's map, in turn
+    assert coded.shape == (1200, 4) and torch.equal(coded[400:800, 1:], torch.tensor([[0.0, 1.0, 0.0]]).expand(400, 3))
+    per_category = map_data(target, "normal", coded, np.arange(1200.0), "", categories=3)
+    assert per_category.g.shape == (3, 400) and per_category.g[1, 0] == 400 and per_category.ideal is None
 
 
 def linear_gan(loss: str, **kw):
@@ -505,3 +509,32 @@ def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradi
     norm = torch.cat([g.flatten() for g in grads]).norm()
     expected = [adversarial, torch.sigmoid(D(real)).mean(), torch.sigmoid(D(fake)).mean(), norm, r1, r2, gp]
     assert torch.allclose(torch.stack(stats), torch.stack(expected).detach(), rtol=1e-5)
+
+
+def test_a_categorical_code_comes_after_the_noise_one_hot():
+    from gan1d.networks import sample_noise
+
+    plain = sample_noise("normal", 1000, 2, torch.Generator().manual_seed(0))
+    coded = sample_noise("normal", 1000, 2, torch.Generator().manual_seed(0), categories=5)
+    assert coded.shape == (1000, 7) and torch.equal(coded[:, :2], plain)  # the noise does not depend on the code
+    code = coded[:, 2:]
+    assert set(code.unique().tolist()) == {0.0, 1.0} and torch.equal(code.sum(1), torch.ones(1000))
+    assert code.mean(0).tolist() == pytest.approx([0.2] * 5, abs=0.04)  # equally likely categories
+
+
+def test_a_generator_with_categories_starts_them_apart():
+    g = Generator(noise_dim=2, categories=10)
+    first = g.net[0]
+    assert first.in_features == 12 and g.noise_like(3).shape == (3, 12)
+    bound = 1 / math.sqrt(12)  # torch's default init for 12 inputs
+    assert first.weight[:, :2].abs().max() <= bound  # the noise columns keep it
+    assert first.weight[:, 2:].abs().max() > 3 * bound and first.weight[:, 2:].abs().max() <= 1
+    assert Generator(**g.config).config == g.config  # a checkpoint rebuilds it
+
+
+def test_stream_carries_the_categorical_code():
+    s = MinibatchStream(Gaussian(), batch_size=16, noise="normal", noise_dim=2, d_steps=1, g_steps=1, seed=0,
+                        steps=4, iterations_per_batch=2, categories=3)
+    real, noise, _ = next(iter(s))
+    assert real.shape == (2, 1, 16, 1) and noise.shape == (2, 2, 16, 5)
+    assert torch.equal(noise[..., 2:].sum(-1), torch.ones(2, 2, 16))

@@ -164,7 +164,11 @@ def test_divergence_through_the_cli_is_one_line(tmp_path):
 
 # Every loss and penalty: each draws its own random numbers and keeps its own state.
 RECIPES = {"non_saturating+R1": [], "minimax": ["loss=minimax"], "lsgan": ["loss=lsgan"],
-           "hinge+R2": ["loss=hinge", "model.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["model.ema=0"]}
+           "hinge+R2": ["loss=hinge", "model.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["model.ema=0"],
+           "multimodal": ["experiment=multimodal"]}
+# A decaying learning rate follows `steps`: a run trained longer decays over its new length, so it cannot end where
+# a run that asked for that length from the start ends.
+CONSTANT_LR = [recipe for recipe in RECIPES if recipe != "multimodal"]
 # 30 iterations in batches of 10, no figures: short runs, with a cut that falls inside a batch.
 SHORT = ["steps=30", "log_every=10", "eval_every=10", "checkpoint_every=10", "data.eval_size=2000",
          "~callbacks.figures", "~callbacks.loss_curves"]
@@ -212,7 +216,7 @@ def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path, uninterrupted
     assert_same_weights(final_weights(resumed), uninterrupted(recipe))
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", CONSTANT_LR)
 def test_a_finished_run_trains_longer(make_cfg, tmp_path, uninterrupted, recipe):
     short, longer = tmp_path / "short", tmp_path / "longer"
     assert train(make_cfg(*RECIPES[recipe], *SHORT, "steps=20", f"run_dir={short}"))["status"] == "ok"

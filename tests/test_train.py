@@ -141,7 +141,7 @@ def test_metrics_json_is_strict_json_even_without_moments(make_cfg, tmp_path):
 OTHER_RECIPES = [["experiment=seed2017", "steps=20"], ["target=mixture", "preprocessor=moments"],
                  ["loss=hinge", "model.ema=0", "model.r1_gamma=0", "model.r2_gamma=1", "model.g_steps=2"],
                  ["loss=wgan_gp", "preprocessor=variances"], ["loss=minimax"], ["loss=lsgan"],
-                 ["target=student_t"], ["target=bimodal"]]
+                 ["target=student_t"], ["target=bimodal"], ["experiment=multimodal", "target=trimodal"]]
 
 
 @pytest.mark.parametrize("overrides", OTHER_RECIPES)
@@ -339,3 +339,23 @@ def test_sweep_figure_is_a_heatmap_only_for_a_full_grid():
     # An Optuna search's categorical choices: as many jobs as cells, but (1, hinge) twice and (2, lsgan) never.
     scattered = figure(rows([(1, "hinge"), (2, "hinge"), (1, "lsgan"), (1, "hinge")]), keys)
     assert not scattered.axes[0].images and len(scattered.axes[0].patches) == 4  # one bar per job
+
+
+class LearningRates(L.Callback):
+    """Records both learning rates at the end of every batch (one iteration per batch in the test below)."""
+
+    def __init__(self):
+        LearningRates.last = self
+        self.seen = []
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        self.seen.append(tuple(opt.param_groups[0]["lr"] for opt in pl_module.optimizers()))
+
+
+def test_learning_rates_fall_linearly_to_zero_over_the_decay(make_cfg):
+    train(make_cfg("steps=40", "iterations_per_batch=1", "optim.lr_decay_start=0.5", "optim.g_lr=1e-3",
+                   "optim.d_lr=2e-3", "+callbacks.lrs._target_=test_train.LearningRates"))
+    factors = [min(1.0, (1 - (t - 1) / 40) / 0.5) for t in range(1, 41)]  # iteration t uses (t - 1) / steps
+    g_lrs, d_lrs = zip(*LearningRates.last.seen)
+    assert g_lrs == pytest.approx([1e-3 * f for f in factors]) and d_lrs == pytest.approx([2e-3 * f for f in factors])
+    assert factors[19] == 1 and factors[20] < 1 and factors[-1] == pytest.approx(0.05)

@@ -166,7 +166,8 @@ class Figures(L.Callback):
         # The drawing process takes a second to start (matplotlib's import): it pays off when figures are drawn
         # while training goes on, not for a short run whose one or two figures come at its end.
         self.painter = Painter(self.background and trainer.datamodule.steps >= 3 * self.every)
-        self.map_inputs = map_inputs(pl_module.sampler.noise, pl_module.sampler.noise_dim)
+        sampler = pl_module.sampler
+        self.map_inputs = map_inputs(sampler.noise, sampler.noise_dim, sampler.categories)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if is_due(trainer, pl_module, self.every):
@@ -176,7 +177,9 @@ class Figures(L.Callback):
             self.pending.append((done, "pdf_overlay", self.painter.draw(overlay_png, self._overlay(pl_module))))
             mapped = pl_module.generate(self.map_inputs).cpu().numpy()
             title = f"generator map, iteration {done}"
-            data = map_data(target, pl_module.sampler.noise, self.map_inputs, mapped, title)
+            sampler = pl_module.sampler
+            data = map_data(target, sampler.noise, self.map_inputs, mapped, title, sampler.noise_dim,
+                            sampler.categories)
             self.pending.append((done, "generator_map", self.painter.draw(generator_map_png, data)))
         self._log_drawn(pl_module)
 

@@ -32,10 +32,10 @@ def stream_seed(seed: int, purpose: int, rank: int = 0) -> int:
 class MinibatchStream(IterableDataset):
     def __init__(self, target: Target, batch_size: int, noise: str, noise_dim: int, d_steps: int, g_steps: int,
                  seed: int, steps: int, iterations_per_batch: int = 1, rank: int = 0, start: int = 0,
-                 mixing_weights: int = 0):
+                 mixing_weights: int = 0, categories: int = 0):
         super().__init__()
         self.target, self.batch_size = target, batch_size
-        self.noise, self.noise_dim = noise, noise_dim
+        self.noise, self.noise_dim, self.categories = noise, noise_dim, categories
         self.d_steps, self.g_steps = d_steps, g_steps
         self.steps, self.iterations_per_batch = steps, iterations_per_batch
         self.base_seed, self.start = stream_seed(seed, TRAIN, rank), start
@@ -45,15 +45,15 @@ class MinibatchStream(IterableDataset):
         rng = torch.Generator().manual_seed((self.base_seed + i) % 2**63)
         b, k = self.batch_size, self.d_steps
         real = self.target.sample(k * b, rng).view(k, b, 1)
-        noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng)
+        noise = sample_noise(self.noise, (k + self.g_steps) * b, self.noise_dim, rng, self.categories)
         # Drawn last, and only when asked for: the real samples and the noise do not depend on them.
         alpha = torch.rand(k, self.mixing_weights, 1, generator=rng) if self.mixing_weights else torch.empty(k, 0, 1)
-        return real, noise.view(k + self.g_steps, b, self.noise_dim), alpha
+        return real, noise.view(k + self.g_steps, b, -1), alpha
 
     def batch(self, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Iterations from ``first`` to the next multiple of iterations_per_batch (or ``steps``), stacked:
-        real (n, d_steps, B, 1), noise (n, d_steps + g_steps, B, noise_dim) and the gradient penalty's mixing
-        weights (n, d_steps, mixing_weights, 1)."""
+        real (n, d_steps, B, 1), noise (n, d_steps + g_steps, B, noise_dim + categories) and the gradient penalty's
+        mixing weights (n, d_steps, mixing_weights, 1)."""
         end = min((first // self.iterations_per_batch + 1) * self.iterations_per_batch, self.steps)
         return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, end))))
 
@@ -73,14 +73,14 @@ class StreamDataModule(L.LightningDataModule):
     def __init__(self, target: Target, steps: int, batch_size: int = 256, noise: str = "normal", noise_dim: int = 1,
                  d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
                  eval_size: int = 20_000, standardize: bool = True, standardize_size: int = 10_000,
-                 num_workers: int = 0, mixing_weights: int = 0):
+                 num_workers: int = 0, mixing_weights: int = 0, categories: int = 0):
         super().__init__()
         self.target, self.steps, self.iterations_per_batch = target, steps, iterations_per_batch
-        self.batch_size, self.noise, self.noise_dim = batch_size, noise, noise_dim
+        self.batch_size, self.noise, self.noise_dim, self.categories = batch_size, noise, noise_dim, categories
         self.d_steps, self.g_steps, self.seed = d_steps, g_steps, seed
         self.num_workers, self.mixing_weights = num_workers, mixing_weights
         rng = torch.Generator().manual_seed(stream_seed(seed, EVAL))
-        self.eval_noise = sample_noise(noise, eval_size, noise_dim, rng)
+        self.eval_noise = sample_noise(noise, eval_size, noise_dim, rng, categories)
         self.loc, self.scale = self._location_scale(standardize_size, rng) if standardize else (0.0, 1.0)
 
     def _location_scale(self, n: int, rng: torch.Generator) -> tuple[float, float]:
@@ -94,7 +94,8 @@ class StreamDataModule(L.LightningDataModule):
         # restored before the loader is made.
         start = self.trainer.lightning_module.iteration if self.trainer else 0
         stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim, self.d_steps, self.g_steps,
-                                 self.seed, self.steps, self.iterations_per_batch, rank, start, self.mixing_weights)
+                                 self.seed, self.steps, self.iterations_per_batch, rank, start, self.mixing_weights,
+                                 self.categories)
         # batch_size=None: the stream already yields whole batches. It ends after `steps` iterations, which ends
         # Lightning's one epoch.
         return DataLoader(stream, batch_size=None, num_workers=self.num_workers,

@@ -85,6 +85,8 @@ SEED = (integer_in(0, SEEDS), f"an integer in [0, {SEEDS}]")
 BETAS = (_betas, "two numbers in [0, 1), e.g. [0.5,0.999]")
 NOISE_KIND = (_name_in(NOISE), f"one of {list(NOISE)}")
 NOISE_DIM = (integer_in(1, 4096), "an integer in [1, 4096]")
+CATEGORIES = (integer_in(0, 4096), "an integer in [0, 4096] (0: no categorical code)")
+DECAY_START = (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1] (1: constant learning rates)")
 WIDTHS = (_widths, f"a list of integers in [1, {WIDEST}], e.g. [64,64] ([] for a linear network)")
 ACTIVATION = (_activations, f"one of {sorted(ACTIVATIONS)}, or a list of them, one per hidden layer")
 PATH = (is_text, "a non-empty path")
@@ -103,6 +105,7 @@ RULES = {
     "optim.g_lr": POSITIVE,
     "optim.d_lr": POSITIVE,
     "optim.betas": BETAS,
+    "optim.lr_decay_start": DECAY_START,
     "data.steps": POSITIVE_INT,
     "data.iterations_per_batch": POSITIVE_INT,
     "data.batch_size": POSITIVE_INT,
@@ -117,6 +120,7 @@ RULES = {
     "model.g_lr": POSITIVE,
     "model.d_lr": POSITIVE,
     "model.betas": BETAS,
+    "model.lr_decay_start": DECAY_START,
     "model.r1_gamma": PENALTY,
     "model.r2_gamma": PENALTY,
     "model.gp_gamma": PENALTY,
@@ -125,6 +129,7 @@ RULES = {
     "model.preprocessor.pack": POSITIVE_INT,
     "model.generator.noise": NOISE_KIND,
     "model.generator.noise_dim": NOISE_DIM,
+    "model.generator.categories": CATEGORIES,
     "model.generator.hidden": WIDTHS,
     "model.generator.activations": ACTIVATION,
     "model.discriminator.hidden": WIDTHS,
@@ -132,6 +137,7 @@ RULES = {
     # After the model's keys, which these follow: an error names the key the user set.
     "data.noise": NOISE_KIND,
     "data.noise_dim": NOISE_DIM,
+    "data.categories": CATEGORIES,
     "data.d_steps": POSITIVE_INT,
     "data.g_steps": POSITIVE_INT,
     "callbacks.figures.background": BOOLEAN,
@@ -168,7 +174,7 @@ OPTIONAL = ("callbacks.", "trainer.num_nodes", "trainer.max_steps", "trainer.pre
             "trainer.accumulate_grad_batches", "logger.")
 # The data stream draws what the module consumes: these pairs must agree (the config links them; set the second).
 MIRRORS = {"data.d_steps": "model.d_steps", "data.g_steps": "model.g_steps", "data.noise": "model.generator.noise",
-           "data.noise_dim": "model.generator.noise_dim"}
+           "data.noise_dim": "model.generator.noise_dim", "data.categories": "model.generator.categories"}
 MISSING = object()
 
 
@@ -200,11 +206,12 @@ def _check_relations(cfg: DictConfig) -> None:
     pack, batch = cfg.model.preprocessor.pack, cfg.data.batch_size
     if batch % pack:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")
-    d, g, dim = cfg.model.d_steps, cfg.model.g_steps, cfg.model.generator.noise_dim
+    d, g = cfg.model.d_steps, cfg.model.g_steps
+    dim = cfg.model.generator.noise_dim + cfg.model.generator.categories
     floats = min(n, cfg.data.steps) * batch * (d + (d + g) * dim)
     if floats > LOADER_BATCH_FLOATS:
         raise ConfigError(f"data.batch_size={batch}, {per_batch}={n}, model.d_steps={d}, model.g_steps={g} and "
-                          f"model.generator.noise_dim={dim} make loader batches of {floats:,} numbers, more than the "
+                          f"noise_dim + categories={dim} make loader batches of {floats:,} numbers, more than the "
                           f"{LOADER_BATCH_FLOATS:,} allowed: lower one of them")
     for net in ("generator", "discriminator"):
         hidden, activations = cfg.model[net].hidden, cfg.model[net].activations

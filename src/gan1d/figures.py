@@ -176,16 +176,17 @@ class MapData(NamedTuple):
     """The generator's map from noise to x, against the ideal one, as plain arrays (drawn by generator_map)."""
 
     z: np.ndarray  # the first noise coordinate across the noise's bulk
-    g: np.ndarray  # G(z)
-    ideal: np.ndarray | None  # the exact monotone map in G's direction, for 1-D noise
+    g: np.ndarray  # G(z), one row per category of the categorical code (one row without a code)
+    ideal: np.ndarray | None  # the exact monotone map in G's direction, for 1-D noise without a code
     ideal_label: str
     title: str
     noise: str  # the x-axis label
 
 
-def map_inputs(kind: str, dim: int, points: int = 400):
-    """The generator map's inputs, as a (points, dim) float32 tensor: the first noise coordinate across the noise's
-    bulk (0.1% to 99.9% of a fixed sample), the others at the noise's median."""
+def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400):
+    """The generator map's inputs, as a float32 tensor of points rows (for each category of a categorical code, in
+    turn): the first noise coordinate across the noise's bulk (0.1% to 99.9% of a fixed sample), the others at the
+    noise's median, then the category's one-hot code."""
     import torch
 
     from gan1d.networks import noise_cdf, sample_noise
@@ -196,21 +197,25 @@ def map_inputs(kind: str, dim: int, points: int = 400):
     median = float(np.interp(0.5, noise_cdf(kind, z).numpy(), z.numpy()))
     inputs = torch.full((points, dim), median, dtype=torch.float64)
     inputs[:, 0] = z
+    if categories:
+        codes = torch.eye(categories, dtype=torch.float64).repeat_interleave(points, 0)
+        inputs = torch.cat([inputs.repeat(categories, 1), codes], 1)
     return inputs.float()
 
 
-def map_data(target, kind: str, inputs, g: np.ndarray, title: str) -> MapData:
+def map_data(target, kind: str, inputs, g: np.ndarray, title: str, dim: int = 1, categories: int = 0) -> MapData:
     """``inputs`` from map_inputs, ``g`` the generator's output on them."""
     from gan1d.networks import noise_cdf
 
-    z, g = inputs[:, 0].double(), np.asarray(g, dtype=np.float64)
-    if inputs.shape[1] > 1:  # the ideal map of one coordinate of several is not defined
-        label = f"first noise coordinate z1 ({kind}); the other {inputs.shape[1] - 1} at their median"
+    g = np.asarray(g, dtype=np.float64).reshape(max(categories, 1), -1)
+    z = inputs[: g.shape[1], 0].double()
+    if dim > 1 or categories:  # one map of one coordinate of several, or per category: no single ideal
+        label = f"first noise coordinate z1 ({kind})" + (f"; the other {dim - 1} at their median" if dim > 1 else "")
         return MapData(z.numpy(), g, None, "", title, label)
     # Two monotone maps carry the noise exactly onto the target: F^-1(C(z)) and the decreasing F^-1(1 - C(z)).
     # A generator learns either; the one it heads for is drawn.
     u = noise_cdf(kind, z).numpy()
-    if g[-1] >= g[0]:
+    if g[0, -1] >= g[0, 0]:
         ideal, ideal_label = target.quantile(u), "ideal map $F^{-1}(C(z))$"
     else:
         ideal, ideal_label = target.quantile(1 - u), "ideal map $F^{-1}(1 - C(z))$ (decreasing)"
@@ -226,7 +231,12 @@ def generator_map(data: MapData) -> Figure:
     ax = fig.add_subplot()
     if data.ideal is not None:
         ax.plot(data.z, data.ideal, color="tab:blue", lw=2.5, alpha=0.8, label=data.ideal_label)
-    ax.plot(data.z, data.g, color="tab:orange", lw=1.5, label="generator G(z)")
+    if len(data.g) == 1:
+        ax.plot(data.z, data.g[0], color="tab:orange", lw=1.5, label="generator G(z)")
+    else:  # each category of the categorical code has a map of its own: which modes it serves
+        for c, row in enumerate(data.g):
+            ax.plot(data.z, row, color=matplotlib.colormaps["tab10"](c % 10), lw=1.2,
+                    label=f"G(z, c) for each of the {len(data.g)} categories c" if c == 0 else None)
     ax.set_xlim(data.z[0], data.z[-1])
     ax.set_xlabel(data.noise)
     ax.set_ylabel("x")

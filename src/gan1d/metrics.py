@@ -175,18 +175,30 @@ class Evaluator:
         return _wasserstein1(x, cdf, *self.nodes), _ks(cdf)
 
 
-def mode_coverage(x: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> dict[str, float]:
-    """Mode collapse, in numbers. A sample belongs to a mode when it lies within 3 sd of the mode's mean.
+def _near(x: np.ndarray, means: np.ndarray, stds: np.ndarray) -> np.ndarray:
+    """Which samples belong to which mode: those within 3 sd of its mean, where 99.73% of its own mass lies."""
+    return np.abs(x[:, None] - means[None, :]) <= 3 * stds[None, :]
 
-    - ``modes_covered``: share of modes holding at least half the mass they should (weight x 0.997);
+
+def mode_masses(x: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> np.ndarray:
+    """Each mode's share of the samples over the share it should hold: 1 is right, 0 a missed mode."""
+    return _near(x, means, stds).mean(0) / (0.9973 * weights)
+
+
+def mode_coverage(x: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> dict[str, float]:
+    """Mode collapse, in numbers:
+
+    - ``modes_covered``: share of modes holding at least half the mass they should;
     - ``min_mode_mass``: the smallest share of all samples that any mode holds (0.5 each is perfect for two equal
       modes; 0 is a missed mode);
+    - ``min_mode_ratio``: the smallest ratio of a mode's mass to its weight (see mode_masses; 1 is perfect);
     - ``high_quality``: share of samples near some mode (PacGAN's "high-quality samples"; 0.997 is perfect).
     """
-    near = np.abs(x[:, None] - means[None, :]) <= 3 * stds[None, :]
-    mass = near.mean(0)
+    near = _near(x, means, stds)
+    ratios = mode_masses(x, weights, means, stds)
     return {
-        "modes_covered": float((mass >= 0.5 * 0.9973 * weights).mean()),
-        "min_mode_mass": float(mass.min()),
+        "modes_covered": float((ratios >= 0.5).mean()),
+        "min_mode_mass": float(near.mean(0).min()),
+        "min_mode_ratio": float(ratios.min()),
         "high_quality": float(near.any(1).mean()),
     }

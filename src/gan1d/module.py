@@ -42,6 +42,7 @@ class GAN1D(L.LightningModule):
         gp_one_sided: bool = True,
         ema: float = 0.999,
         log_every: int = 50,
+        lr_decay_start: float = 1.0,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -60,7 +61,7 @@ class GAN1D(L.LightningModule):
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
-        self.ema, self.log_every = ema, log_every
+        self.ema, self.log_every, self.lr_decay_start = ema, log_every, lr_decay_start
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
         self._direct = False  # see lightning_wrappers_idle
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
@@ -117,6 +118,8 @@ class GAN1D(L.LightningModule):
                 break
 
     def _iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
+        if self.lr_decay_start < 1:
+            self._decay_learning_rates(opt_g, opt_d, done)
         for i in range(self.d_steps):
             d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
         for j in range(self.g_steps):
@@ -124,6 +127,13 @@ class GAN1D(L.LightningModule):
         if self.generator_ema is not None:
             self._update_ema(done)
         self._accumulate(done, d_stats + g_stats)  # the last D and G steps' values
+
+    def _decay_learning_rates(self, opt_g, opt_d, done: int):
+        # Linear to 0 at the end, from lr_decay_start of the way on: the game settles instead of circling.
+        progress = (done - 1) / self.trainer.datamodule.steps
+        factor = min(1.0, (1 - progress) / (1 - self.lr_decay_start))
+        for opt, lr in ((opt_g, self.g_lr), (opt_d, self.d_lr)):
+            opt.optimizer.param_groups[0]["lr"] = lr * factor
 
     def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the

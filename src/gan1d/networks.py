@@ -1,9 +1,9 @@
 """Generator and discriminator: small MLPs with configurable widths and activations.
 
-The generator owns its noise (kind and width) and an output affine ``loc + scale * net(z)``: with ``loc``/``scale``
-set from target samples the network only has to learn a standardised shape, so training behaves the same wherever
-the target sits and however wide it is. ``config`` holds the constructor arguments, so a checkpoint can rebuild the
-generator with nothing but torch (see ``gan1d.sample``).
+The generator owns its noise (kind, width and an optional categorical code) and an output affine
+``loc + scale * net(z)``: with ``loc``/``scale`` set from target samples the network only has to learn a standardised
+shape, so training behaves the same wherever the target sits and however wide it is. ``config`` holds the
+constructor arguments, so a checkpoint can rebuild the generator with nothing but torch (see ``gan1d.sample``).
 """
 
 import torch
@@ -40,12 +40,20 @@ def mlp(in_features: int, hidden: list[int], activations: str | list[str], out_f
     return nn.Sequential(*layers)
 
 
-def sample_noise(kind: str, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_noise(kind: str, n: int, dim: int, generator: torch.Generator | None = None,
+                 categories: int = 0) -> torch.Tensor:
+    """``dim`` columns of ``kind`` noise, then, with ``categories`` > 0, a one-hot code of one of that many equally
+    likely categories (drawn after the noise, so the noise does not depend on it)."""
     if kind == "uniform":  # the tutorial's: uniform on [0, 1)
-        return torch.rand(n, dim, generator=generator)
-    if kind == "normal":
-        return torch.randn(n, dim, generator=generator)
-    raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
+        z = torch.rand(n, dim, generator=generator)
+    elif kind == "normal":
+        z = torch.randn(n, dim, generator=generator)
+    else:
+        raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
+    if not categories:
+        return z
+    code = torch.randint(categories, (n,), generator=generator)
+    return torch.cat([z, nn.functional.one_hot(code, categories).to(z.dtype)], 1)
 
 
 def noise_cdf(kind: str, z: torch.Tensor) -> torch.Tensor:
@@ -59,13 +67,18 @@ def noise_cdf(kind: str, z: torch.Tensor) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu"):
+    def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu",
+                 categories: int = 0):
         super().__init__()
         activations = activations if isinstance(activations, str) else [str(a) for a in activations]
         # Plain types only, so checkpoints load with weights_only=True (no OmegaConf ListConfig in here).
-        self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations)
-        self.noise, self.noise_dim = noise, noise_dim
-        self.net = mlp(noise_dim, list(hidden), activations, 1)
+        self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations,
+                           categories=categories)
+        self.noise, self.noise_dim, self.categories = noise, noise_dim, categories
+        self.net = mlp(noise_dim + categories, list(hidden), activations, 1)
+        if categories:
+            with torch.no_grad():  # the categories start as far apart as a lone noise input's values would
+                self.net[0].weight[:, noise_dim:].uniform_(-1, 1)
         self.register_buffer("loc", torch.tensor(0.0))
         self.register_buffer("scale", torch.tensor(1.0))
 
@@ -73,7 +86,7 @@ class Generator(nn.Module):
         return self.loc + self.scale * self.net(z)
 
     def noise_like(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return sample_noise(self.noise, n, self.noise_dim, generator)
+        return sample_noise(self.noise, n, self.noise_dim, generator, self.categories)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
