@@ -7,6 +7,7 @@ import logging
 import lightning as L
 import pytest
 import torch
+from hydra.utils import instantiate
 
 import gan1d.module
 from gan1d.cuda_graphs import StaticIteration
@@ -107,3 +108,31 @@ def test_a_nan_stops_a_static_run_at_its_log_point(make_cfg, tmp_path, static_on
                        "+callbacks.poison._target_=conftest.PoisonAt", "+callbacks.poison.iteration=25"))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
+
+
+class BackwardHook(L.Callback):
+    """A user's callback on Lightning's backward hook: it must run at every step, so nothing can be captured."""
+
+    def on_after_backward(self, trainer, pl_module):
+        pass
+
+
+# What keeps a CUDA run eager: (trainer's arguments, the config's overrides, anomaly detection) -> the log's reason.
+FALLBACKS = {
+    "cuda_graph=false": ({}, ["cuda_graph=false"], False),
+    "precision=16-true scales or casts around each backward and optimizer step": ({"precision": "16-true"}, [], False),
+    "BackwardHook overrides on_after_backward, which must run at every step":
+        ({"callbacks": [BackwardHook()]}, [], False),
+    "autograd's anomaly detection (trainer.detect_anomaly) checks every backward on the host": ({}, [], True),
+}
+
+
+@pytest.mark.parametrize("reason", [None, *FALLBACKS])
+def test_what_keeps_a_cuda_run_eager(make_cfg, reason):
+    trainer_args, overrides, anomaly = FALLBACKS.get(reason, ({}, [], False))
+    module = instantiate(make_cfg(*overrides).model)
+    module._device = torch.device("cuda", 0)  # what module.device reads; nothing runs, so no GPU is needed
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, **trainer_args)
+    module.trainer = trainer
+    with torch.autograd.set_detect_anomaly(anomaly):
+        assert gan1d.module.graph_blocker(trainer, module) == reason

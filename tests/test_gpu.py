@@ -52,13 +52,6 @@ class NoSyncIn(L.Callback):
         torch.cuda.set_sync_debug_mode("default")
 
 
-class BackwardHook(L.Callback):
-    """A user's callback on Lightning's backward hook: it must run at every step, so nothing can be captured."""
-
-    def on_after_backward(self, trainer, pl_module):
-        pass
-
-
 def final_weights(run_dir) -> dict:
     return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
@@ -102,7 +95,7 @@ FALLBACKS = {
     "cuda_graph=false": ["cuda_graph=false"],
     "precision=16-mixed scales or casts around each backward and optimizer step": ["+trainer.precision=16-mixed"],
     "BackwardHook overrides on_after_backward, which must run at every step":
-        ["+callbacks.hook._target_=test_gpu.BackwardHook"],
+        ["+callbacks.hook._target_=test_cuda_graphs.BackwardHook"],
     "autograd's anomaly detection (trainer.detect_anomaly) checks every backward on the host":
         ["+trainer.detect_anomaly=true"],
 }

@@ -106,12 +106,6 @@ def test_lightning_wrappers_are_skipped_only_when_idle_and_change_nothing(make_c
     assert all(torch.equal(direct["state_dict"][k], wrapped["state_dict"][k]) for k in direct["state_dict"])
 
 
-def test_mixed_precision_needs_lightnings_wrappers():
-    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", logger=False, enable_progress_bar=False)
-    assert lightning_wrappers_needed(trainer, module=None) == ("precision=bf16-mixed scales or casts around each "
-                                                               "backward and optimizer step")
-
-
 def test_logs_are_indexed_by_iteration(make_cfg, tmp_path):
     train(make_cfg("model.d_steps=2", "steps=20"))
     acc = read_events(tmp_path)
