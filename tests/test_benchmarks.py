@@ -75,3 +75,24 @@ def test_data_benchmark_smoke(tmp_path, capsys):
     assert all(r["w1_over_std_floor"] > 0 for r in rows) and rows[0]["exact_w1_over_std"] > 0
     assert "| N(4, 1.25) draws | 16000 / 4000 |" in capsys.readouterr().out
     assert (tmp_path / "out" / "data_overlays.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_smoke(tmp_path, capsys):
+    import gpu
+    import torch
+
+    rows = gpu.main(["--steps", "60", "--repeats", "1", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    cpu = rows[0]
+    assert cpu["run"] == "cpu, 1 core" and 1 < cpu["it_s"] < 5000 and cpu["x_cpu"] == 1
+    assert cpu["it_s"] == pytest.approx(cpu["runs"][0], abs=0.05)  # one run: the median is its speed
+    if torch.cuda.is_available():
+        assert [r["run"] for r in rows] == ["cpu, 1 core", "gpu, eager", "gpu, CUDA graph"]
+        assert all(r["x_cpu"] == pytest.approx(r["it_s"] / cpu["it_s"], abs=0.01) for r in rows)
+    else:  # the GPU rows are named, never guessed
+        assert len(rows) == 1 and "no CUDA GPU on this machine" in out
+        assert "| gpu, eager | needs a CUDA GPU |" in out and "| gpu, CUDA graph | needs a CUDA GPU |" in out
+    saved = json.loads((tmp_path / "gpu_solo.json").read_text())
+    assert saved["rows"] == rows and saved["steps"] == 60
+    assert (tmp_path / "gpu_solo.png").stat().st_size > 5_000

@@ -97,6 +97,7 @@ BAD = [
     (["seed=-1"], "seed=-1 "), (["seed=4294967296"], "seed=4294967296 "), (["seed=true"], "seed=true "),
     (["steps=1e3"], "steps=1000.0 "), (["steps=true"], "steps=true "), (["threads=100000"], "threads=100000 "),
     (["ckpt_path=5"], "ckpt_path=5 "), (["log_every=true"], "log_every=true "),
+    (["cuda_graph=maybe"], "cuda_graph='maybe' "), (["model.cuda_graph=1"], "model.cuda_graph=1 "),
     (["callbacks.evaluation.every=7"], "callbacks.evaluation.every=7 must be a multiple"),
     (["callbacks.progress_bar.refresh_rate=-1"], "callbacks.progress_bar.refresh_rate=-1 "),
     (["callbacks.figures.background=maybe"], "callbacks.figures.background='maybe' "),

@@ -18,6 +18,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from gan1d.files import write_json
+from gan1d.module import lightning_wrappers_needed
 from gan1d.report import figure
 from gan1d.sample import load_generator
 from gan1d.train import train
@@ -62,16 +63,17 @@ def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg,
 
 
 class WrapperProbe(L.Callback):
-    """Records whether gan1d called backward and the optimizer step directly (see lightning_wrappers_idle)."""
+    """Records whether gan1d called backward and the optimizer step directly, and if not, why (see
+    lightning_wrappers_needed)."""
 
     last = None
 
     def __init__(self):
         WrapperProbe.last = self
-        self.direct = None
+        self.direct = self.reason = None
 
     def on_train_batch_start(self, trainer, pl_module, *args):
-        self.direct = pl_module._direct
+        self.direct, self.reason = pl_module._direct, lightning_wrappers_needed(trainer, pl_module)
 
 
 class HookUser(WrapperProbe):
@@ -95,8 +97,9 @@ def test_lightning_wrappers_are_skipped_only_when_idle_and_change_nothing(make_c
                        f"run_dir={tmp_path / probe}"))
         states[probe] = torch.load(tmp_path / probe / "checkpoints" / "last.ckpt", weights_only=True)
         probes[probe] = WrapperProbe.last
-    assert probes["WrapperProbe"].direct is True
+    assert probes["WrapperProbe"].direct is True and probes["WrapperProbe"].reason is None
     assert probes["HookUser"].direct is False  # a callback on the wrappers' hooks sends gan1d through them
+    assert probes["HookUser"].reason == "HookUser overrides on_after_backward, which must run at every step"
     assert probes["HookUser"].calls == {"on_after_backward": 60, "on_before_optimizer_step": 60}  # 3 steps x 20
     direct, wrapped = states["WrapperProbe"], states["HookUser"]
     assert direct["global_step"] == wrapped["global_step"] == 60

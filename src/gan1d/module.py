@@ -7,6 +7,7 @@ the same problem whatever the target's location and width.
 """
 
 import copy
+import logging
 import math
 from contextlib import contextmanager
 from functools import partial
@@ -17,11 +18,14 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.utilities.model_helpers import is_overridden
 
+from gan1d.cuda_graphs import WARMUP, StaticIteration
 from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
 from gan1d.losses import D_OUTPUT, LOSSES
 from gan1d.networks import Discriminator, Generator
 from gan1d.preprocessors import Preprocessor
+
+log = logging.getLogger(__name__)
 
 
 class GAN1D(L.LightningModule):
@@ -43,6 +47,7 @@ class GAN1D(L.LightningModule):
         ema: float = 0.999,
         log_every: int = 50,
         lr_decay_start: float = 1.0,
+        cuda_graph: bool = True,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -62,8 +67,11 @@ class GAN1D(L.LightningModule):
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
         self.ema, self.log_every, self.lr_decay_start = ema, log_every, lr_decay_start
+        self.cuda_graph = cuda_graph
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
-        self._direct = False  # see lightning_wrappers_idle
+        self._direct = False  # see lightning_wrappers_needed
+        self._graphed = False  # iterations run as one CUDA graph each (see graph_blocker), by self._static
+        self._static: StaticIteration | None = None  # made at the first batch, whose shapes it takes
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
         self.latest: dict[str, float] = {}
@@ -86,11 +94,19 @@ class GAN1D(L.LightningModule):
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:
-        self._direct = lightning_wrappers_idle(self.trainer, self)
+        self._direct = lightning_wrappers_needed(self.trainer, self) is None
+        blocker = graph_blocker(self.trainer, self)
+        self._graphed, self._static = blocker is None, None  # a new fit has new optimizers: a new graph
+        if self._graphed:
+            log.info("each training iteration runs as one CUDA graph, captured after %d eager iterations "
+                     "(cuda_graph=false runs them all eagerly)", WARMUP)
+        else:
+            log.info("training iterations run eagerly, not as CUDA graphs: %s", blocker)
         self._d_params = list(self.discriminator.parameters())
         self._g_params = list(self.generator.parameters())
         if self.generator_ema is not None:
             self._ema_params = list(self.generator_ema.parameters())
+        self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
 
     def configure_optimizers(self):
         # fused Adam runs the whole update in one kernel: fewer Python calls on these tiny networks.
@@ -110,30 +126,106 @@ class GAN1D(L.LightningModule):
     def training_step(self, batch, batch_idx):
         # A batch holds several iterations (see gan1d.data): Lightning's per-batch work is paid once for all.
         opt_g, opt_d = self.optimizers()
-        done = self.iteration
-        for real, noise, alpha in zip(*batch):
-            done += 1
-            self._iteration(opt_g, opt_d, real, noise, alpha, done)
+        first, n = self.iteration + 1, len(batch[0])
+        if self._graphed and self._static is None:
+            self._static = self._static_iteration(opt_g, opt_d, batch)
+        schedule = self._schedule(first, n) if self._graphed else []
+        for i, done in enumerate(range(first, first + n)):
+            real, noise, alpha = (part[i] for part in batch)
+            if self._graphed:
+                self._static([real, noise, alpha, *(values[i] for values in schedule)])
+            else:
+                self._eager_iteration(opt_g, opt_d, real, noise, alpha, done)
+            self._end_iteration(opt_g, opt_d, done)
             if self.stop_requested:  # the rest of the batch is left to the resumed run
                 break
 
-    def _iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
+    def _eager_iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
         if self.lr_decay_start < 1:
-            self._decay_learning_rates(opt_g, opt_d, done)
+            for opt, lr in zip((opt_g, opt_d), self.learning_rates(done)):
+                opt.optimizer.param_groups[0]["lr"] = lr
+        self._iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
+
+    def _iteration(self, opt_g, opt_d, real, noise, alpha, ema_weight: float | torch.Tensor):
+        """One iteration on its data: d_steps D updates, g_steps G updates at the optimizers' learning rates, the
+        weight average moved ``ema_weight`` of the way to the generator, the logged values added to the sums. Run
+        eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one."""
         for i in range(self.d_steps):
             d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
         for j in range(self.g_steps):
             g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
         if self.generator_ema is not None:
-            self._update_ema(done)
-        self._accumulate(done, d_stats + g_stats)  # the last D and G steps' values
+            self._update_ema(ema_weight)
+        # The last D and G steps' values, summed on the device: no host sync per iteration. (Keeping each
+        # iteration's D outputs to reduce them later saved two small kernels but fragmented the heap: +200 MiB at
+        # batch 8192.)
+        self._sums.add_(torch.stack(d_stats + g_stats))
 
-    def _decay_learning_rates(self, opt_g, opt_d, done: int):
-        # Linear to 0 at the end, from lr_decay_start of the way on: the game settles instead of circling.
+    @torch.no_grad()
+    def _update_ema(self, weight: float | torch.Tensor):
+        # One fused call for all the weights instead of one kernel per tensor (these tensors are tiny); a weight on
+        # the device goes to it once per weight tensor.
+        weights = [weight] * len(self._ema_params) if torch.is_tensor(weight) else weight
+        torch._foreach_lerp_(self._ema_params, self._g_params, weights)
+
+    def learning_rates(self, done: int) -> tuple[float, float]:
+        """G's and D's learning rates for iteration ``done`` while they decay: linear to 0 at the end, from
+        lr_decay_start of the way on (the game settles instead of circling)."""
         progress = (done - 1) / self.trainer.datamodule.steps
         factor = min(1.0, (1 - progress) / (1 - self.lr_decay_start))
-        for opt, lr in ((opt_g, self.g_lr), (opt_d, self.d_lr)):
-            opt.optimizer.param_groups[0]["lr"] = lr * factor
+        return self.g_lr * factor, self.d_lr * factor
+
+    def ema_weight(self, done: int) -> float:
+        """How far iteration ``done`` moves the weight average toward the generator: 1 - decay, with the decay warmed
+        up as (1+t)/(10+t), so that early on the average follows the generator instead of remembering its init."""
+        return 1 - min(self.ema, (1 + done) / (10 + done))
+
+    def _static_iteration(self, opt_g, opt_d, batch) -> StaticIteration:
+        """The iteration on static buffers shaped as one iteration of ``batch``: its data, then, in the order
+        _schedule gives their values, the learning rates while they decay (in the optimizers' parameter groups, where
+        the optimizers read them) and the weight average's step."""
+        data = [torch.empty_like(part[0]) for part in batch]
+        schedule = []
+        if self.lr_decay_start < 1:
+            # A tensor as the fused kernel reads it: on CUDA a float32 on the device; elsewhere a double, as a
+            # Python number is read.
+            dtype = torch.float32 if self.device.type == "cuda" else torch.float64
+            for opt in (opt_g, opt_d):
+                group = opt.optimizer.param_groups[0]
+                group["lr"] = torch.tensor(group["lr"], dtype=dtype, device=self.device)
+                schedule.append(group["lr"])
+        ema_weight = torch.zeros((), device=self.device) if self.generator_ema is not None else None
+        schedule += [ema_weight] if ema_weight is not None else []
+        step = partial(self._iteration, opt_g, opt_d, *data, ema_weight)
+        return StaticIteration(step, data + schedule, [opt_g.optimizer, opt_d.optimizer])
+
+    def _schedule(self, first: int, n: int) -> list[torch.Tensor]:
+        """The values of the static iteration's schedule buffers for iterations first .. first + n - 1, one tensor
+        per buffer, computed on the host by the eager path's own functions and sent with the batch."""
+        done = range(first, first + n)
+        rows = list(zip(*map(self.learning_rates, done))) if self.lr_decay_start < 1 else []
+        if self.generator_ema is not None:
+            rows.append(list(map(self.ema_weight, done)))
+        if not rows:
+            return []
+        values = torch.tensor(rows, dtype=torch.float64).to(self.device, non_blocking=True)
+        return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):])]
+
+    def _end_iteration(self, opt_g, opt_d, done: int):
+        if self._direct:
+            # What LightningOptimizer.step keeps: the loop's step count (global_step), d_steps + g_steps a time.
+            for opt in (opt_d,) * self.d_steps + (opt_g,) * self.g_steps:
+                opt._on_before_step()
+                opt._on_after_step()
+        self._count += 1
+        if done % self.log_every == 0:
+            means = (self._sums / self._count).tolist()
+            self._sums.zero_()
+            self._count = 0
+            if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
+                raise Diverged(f"a loss or gradient became NaN or Inf between iterations {done - self.log_every + 1} "
+                               f"and {done}")
+            self.report(dict(zip(self.logged, means)))
 
     def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
@@ -173,40 +265,18 @@ class GAN1D(L.LightningModule):
 
     def _update(self, opt, loss, params) -> torch.Tensor:
         """One optimizer step on ``loss``: straight to torch when Lightning's wrappers have nothing to do (see
-        lightning_wrappers_idle), through them otherwise. Returns the norm of ``params``' gradient before the step."""
+        lightning_wrappers_needed; _end_iteration then counts the steps), through them otherwise. Returns the norm of
+        ``params``' gradient before the step."""
         opt.zero_grad(set_to_none=True)
         if self._direct:
             loss.backward()
             norm = gradient_norm(params)
-            opt._on_before_step()  # what LightningOptimizer.step keeps: the loop's step count (global_step)
             opt.optimizer.step()
-            opt._on_after_step()
         else:
             self.manual_backward(loss)
             norm = gradient_norm(params)
             opt.step()
         return norm
-
-    @torch.no_grad()
-    def _update_ema(self, t: int):
-        # Warm-up (1+t)/(10+t): early on the average follows the generator instead of remembering its random init.
-        decay = min(self.ema, (1 + t) / (10 + t))
-        # One fused call for all the weights instead of one kernel per tensor (these tensors are tiny).
-        torch._foreach_lerp_(self._ema_params, self._g_params, 1 - decay)
-
-    def _accumulate(self, done: int, stats: list[torch.Tensor]):
-        # Summed on the device, read once per log point: no host sync per iteration. (Keeping each iteration's D
-        # outputs to reduce them later saved two small kernels but fragmented the heap: +200 MiB at batch 8192.)
-        values = torch.stack(stats)
-        self._sums = values if self._sums is None else self._sums + values
-        self._count += 1
-        if done % self.log_every == 0:
-            means = (self._sums / self._count).tolist()
-            self._sums, self._count = None, 0
-            if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
-                raise Diverged(f"a loss or gradient became NaN or Inf between iterations {done - self.log_every + 1} "
-                               f"and {done}")
-            self.report(dict(zip(self.logged, means)))
 
     def report(self, metrics: dict[str, float]) -> None:
         """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
@@ -247,6 +317,11 @@ class GAN1D(L.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
+        # The optimizers as an eager run saves them, so that any run resumes from the checkpoint: a CUDA graph's
+        # learning rates are tensors on the device, and its optimizers capturable.
+        for state in checkpoint.get("optimizer_states", []):  # none in a weights-only checkpoint
+            for group in state["param_groups"]:
+                group["lr"], group["capturable"] = float(group["lr"]), False
 
     def on_load_checkpoint(self, checkpoint):
         # A finished run's last checkpoint is written at its last batch, which Lightning marks as the epoch's last:
@@ -259,18 +334,39 @@ class GAN1D(L.LightningModule):
 WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
 
-def lightning_wrappers_idle(trainer: L.Trainer, module: L.LightningModule) -> bool:
-    """True when Lightning's manual_backward and LightningOptimizer.step would add nothing to ``loss.backward()``
-    and ``optimizer.step()`` but hook calls that do nothing: 32-bit precision on one device (no loss scaling, no
-    gradient synchronisation) and none of their hooks overridden, in the module or in any callback. Their dispatch
-    costs about 450 Python calls per iteration, 10-20% of an iteration on these networks, so gan1d then calls
-    the two directly. Add a callback with ``on_after_backward``, or train in 16-bit, and it goes through Lightning's
-    wrappers again."""
-    steps_countable = all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step")
-                          for opt in module.optimizers())
-    return (type(trainer.precision_plugin) is Precision and type(trainer.strategy) is SingleDeviceStrategy
-            and steps_countable and not is_overridden("backward", module)
-            and not any(is_overridden(hook, x) for x in (module, *trainer.callbacks) for hook in WRAPPER_HOOKS))
+def lightning_wrappers_needed(trainer: L.Trainer, module: L.LightningModule) -> str | None:
+    """Why Lightning's manual_backward and LightningOptimizer.step must run, or None when they would add nothing to
+    ``loss.backward()`` and ``optimizer.step()`` but hook calls that do nothing: 32-bit precision on one device (no
+    loss scaling, no gradient synchronisation) and none of their hooks overridden, in the module or in any
+    callback. Their dispatch costs about 450 Python calls per iteration, 10-20% of an iteration on these networks,
+    so gan1d then calls the two directly. Add a callback with ``on_after_backward``, or train in 16-bit, and it goes
+    through Lightning's wrappers again."""
+    if type(trainer.precision_plugin) is not Precision:
+        return f"precision={trainer.precision} scales or casts around each backward and optimizer step"
+    if type(trainer.strategy) is not SingleDeviceStrategy:
+        return f"the {type(trainer.strategy).__name__} strategy synchronises gradients between devices"
+    if not all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step") for opt in module.optimizers()):
+        return "an optimizer that Lightning does not count the steps of"
+    if is_overridden("backward", module):
+        return "the module overrides backward"
+    for x in (module, *trainer.callbacks):
+        for hook in WRAPPER_HOOKS:
+            if is_overridden(hook, x):
+                return f"{type(x).__name__} overrides {hook}, which must run at every step"
+    return None
+
+
+def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
+    """Why the iterations cannot run as CUDA graphs, or None when they can: on one CUDA device, in 32-bit precision,
+    with no hook to call inside an iteration (everything there must be on the device, in the same kernels every
+    time)."""
+    if not module.cuda_graph:
+        return "cuda_graph=false"
+    if module.device.type != "cuda":
+        return f"the device is {module.device.type} (CUDA graphs need a CUDA GPU)"
+    if torch.is_anomaly_enabled():
+        return "autograd's anomaly detection (trainer.detect_anomaly) checks every backward on the host"
+    return lightning_wrappers_needed(trainer, module)
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:
