@@ -96,3 +96,18 @@ def test_gpu_benchmark_smoke(tmp_path, capsys):
     saved = json.loads((tmp_path / "gpu_solo.json").read_text())
     assert saved["rows"] == rows and saved["steps"] == 60
     assert (tmp_path / "gpu_solo.png").stat().st_size > 5_000
+
+
+@pytest.mark.slow
+def test_population_benchmark_smoke(tmp_path, capsys):
+    import population
+
+    result = population.main(["--seeds", "2", "--lrs", "1e-3", "--steps", "20", "--repeats", "1",
+                              "--out", str(tmp_path)])
+    assert "| population |" in capsys.readouterr().out
+    assert [len(result["walls"][name]) for name in population.LAUNCHERS] == [1, 1]
+    assert result["ratios"][0] == pytest.approx(result["walls"]["basic"][0] / result["walls"]["population"][0])
+    # Both sweeps trained the same two jobs, to the same place.
+    assert [(row["seed"], row["g_lr"]) for row in result["jobs"]] == [(0, 1e-3), (1, 1e-3)]
+    assert all(row["solo_w1_over_std"] == pytest.approx(row["replica_w1_over_std"], rel=1e-5) for row in result["jobs"])
+    assert (tmp_path / "population.md").read_text().startswith("device: CPU")

@@ -164,8 +164,8 @@ def test_gradient_penalty_interpolates_with_the_given_weights(one_sided):
     x_hat = alpha * real + (1 - alpha) * fake
     excess = 2 * x_hat.abs().squeeze(1) - 1
     want = (excess.clamp(min=0) if one_sided else excess).pow(2).mean()
-    square = lambda f: f.pow(2).sum(1)  # noqa: E731
-    assert gradient_penalty(square, Raw(1), real, fake, alpha, one_sided).item() == pytest.approx(want.item())
+    square = lambda z: Raw(1).features(z).pow(2).sum(1)  # noqa: E731
+    assert gradient_penalty(square, 1, real, fake, alpha, one_sided).item() == pytest.approx(want.item())
 
 
 def test_gradient_penalty_shares_one_weight_per_pack():
@@ -175,8 +175,8 @@ def test_gradient_penalty_shares_one_weight_per_pack():
     alpha = torch.tensor([[0.25], [0.75]])
     x_hat = torch.tensor([[0.25 * 1 + 0.75 * 0, 0.25 * 2 + 0.75 * -1], [0.75 * -1 + 0.25 * 3, 0.75 * 0.5 + 0.25 * 1]])
     want = (2 * x_hat.norm(dim=1) - 1).pow(2).mean()
-    square = lambda f: f.pow(2).sum(1)  # noqa: E731
-    assert gradient_penalty(square, Raw(2), real, fake, alpha, one_sided=False).item() == pytest.approx(want.item())
+    square = lambda z: Raw(2).features(z).pow(2).sum(1)  # noqa: E731
+    assert gradient_penalty(square, 2, real, fake, alpha, one_sided=False).item() == pytest.approx(want.item())
 
 
 def test_gradient_penalty_weights_come_from_the_stream():
@@ -504,7 +504,7 @@ def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradi
     z_real, z_fake = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
     adversarial = gan.d_loss(D(z_real), D(z_fake))
     r1, r2 = gradient_norm_penalty(D(z_real), z_real), gradient_norm_penalty(D(z_fake), z_fake)
-    gp = gradient_penalty(D, gan.preprocessor, z_real, z_fake, alpha)
+    gp = gradient_penalty(gan.critic, 1, z_real, z_fake, alpha)
     grads = torch.autograd.grad(adversarial + r1 + 2 * r2 + 3 * gp, gan._d_params)
     norm = torch.cat([g.flatten() for g in grads]).norm()
     expected = [adversarial, torch.sigmoid(D(real)).mean(), torch.sigmoid(D(fake)).mean(), norm, r1, r2, gp]

@@ -164,8 +164,10 @@ class Figures(L.Callback):
         from gan1d.figures import map_inputs
 
         # The drawing process takes a second to start (matplotlib's import): it pays off when figures are drawn
-        # while training goes on, not for a short run whose one or two figures come at its end.
-        self.painter = Painter(self.background and trainer.datamodule.steps >= 3 * self.every)
+        # while training goes on, not for a short run whose one or two figures come at its end. The jobs of a
+        # population share one, set before (gan1d.population).
+        if self.painter is None:
+            self.painter = Painter(self.background and trainer.datamodule.steps >= 3 * self.every)
         sampler = pl_module.sampler
         self.map_inputs = map_inputs(sampler.noise, sampler.noise_dim, sampler.categories)
 

@@ -93,10 +93,13 @@ class StreamDataModule(L.LightningDataModule):
         # A resumed run continues the stream where it stopped: the loops' state (the module's iteration count) is
         # restored before the loader is made.
         start = self.trainer.lightning_module.iteration if self.trainer else 0
-        stream = MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim, self.d_steps, self.g_steps,
-                                 self.seed, self.steps, self.iterations_per_batch, rank, start, self.mixing_weights,
-                                 self.categories)
         # batch_size=None: the stream already yields whole batches. It ends after `steps` iterations, which ends
         # Lightning's one epoch.
-        return DataLoader(stream, batch_size=None, num_workers=self.num_workers,
+        return DataLoader(self.stream(start, rank), batch_size=None, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
+
+    def stream(self, start: int = 0, rank: int = 0) -> MinibatchStream:
+        """This run's training stream from iteration ``start`` on."""
+        return MinibatchStream(self.target, self.batch_size, self.noise, self.noise_dim, self.d_steps, self.g_steps,
+                               self.seed, self.steps, self.iterations_per_batch, rank, start, self.mixing_weights,
+                               self.categories)

@@ -4,6 +4,7 @@
 ``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
 saturating form, whose generator gradient vanishes exactly when the discriminator is winning; ``wgan`` is the
 Wasserstein critic loss, which needs a gradient penalty (``model.gp_gamma``, see conf/loss/wgan_gp.yaml).
+Each averages over the last dimension, the samples: a population's outputs (replicas, n) give one loss per replica.
 """
 
 import torch.nn.functional as F
@@ -11,39 +12,39 @@ import torch.nn.functional as F
 
 def d_non_saturating(real, fake):
     # -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit)
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+    return F.softplus(-real).mean(-1) + F.softplus(fake).mean(-1)
 
 
 def g_non_saturating(fake):
-    return F.softplus(-fake).mean()  # -log D(G(z))
+    return F.softplus(-fake).mean(-1)  # -log D(G(z))
 
 
 def g_minimax(fake):
-    return -F.softplus(fake).mean()  # log(1 - D(G(z))), minimised
+    return -F.softplus(fake).mean(-1)  # log(1 - D(G(z))), minimised
 
 
 def d_lsgan(real, fake):
-    return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
+    return 0.5 * ((real - 1).pow(2).mean(-1) + fake.pow(2).mean(-1))
 
 
 def g_lsgan(fake):
-    return 0.5 * (fake - 1).pow(2).mean()
+    return 0.5 * (fake - 1).pow(2).mean(-1)
 
 
 def d_hinge(real, fake):
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return F.relu(1 - real).mean(-1) + F.relu(1 + fake).mean(-1)
 
 
 def g_hinge(fake):
-    return -fake.mean()
+    return -fake.mean(-1)
 
 
 def d_wgan(real, fake):
-    return fake.mean() - real.mean()
+    return fake.mean(-1) - real.mean(-1)
 
 
 def g_wgan(fake):
-    return -fake.mean()
+    return -fake.mean(-1)
 
 
 LOSSES = {

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 class GAN1D(L.LightningModule):
+    uncapturable: str | None = None  # why a kind of run's iterations cannot be CUDA graphs; see graph_blocker
+
     def __init__(
         self,
         generator: Generator,
@@ -59,10 +61,12 @@ class GAN1D(L.LightningModule):
         reading, self.d_equilibrium = D_OUTPUT[loss]
         self.d_prob = reading == "prob"
         self.d_reading = torch.sigmoid if self.d_prob else as_is
-        penalties = [name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma)) if gamma > 0]
+        # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
+        self.penalties = tuple(name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma))
+                               if gamma > 0)
         # What one iteration adds to the logged sums, in the order _iteration stacks it.
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
-                       *(f"penalty/{name}" for name in penalties), "loss/g", "grad_norm/g")
+                       *(f"penalty/{name}" for name in self.penalties), "loss/g", "grad_norm/g")
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
@@ -222,36 +226,52 @@ class GAN1D(L.LightningModule):
             means = (self._sums / self._count).tolist()
             self._sums.zero_()
             self._count = 0
-            if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
-                raise Diverged(f"a loss or gradient became NaN or Inf between iterations {done - self.log_every + 1} "
-                               f"and {done}")
-            self.report(dict(zip(self.logged, means)))
+            self.log_window(done, means)
+
+    def log_window(self, done: int, means: list[float]) -> None:
+        """Report the means of the logged values over the log_every iterations up to ``done``."""
+        if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
+            raise Diverged(nonfinite(done, self.log_every))
+        self.report(dict(zip(self.logged, means)))
+
+    # The three computations an iteration is made of. A population (gan1d.population) runs these same methods on
+    # each replica's weights under torch.func.vmap; everything else in a step works on a batch of replicas as on one
+    # run, reducing over the last dimension (the samples) only.
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.preprocessor.standardize(x)
+
+    def critic(self, z: torch.Tensor) -> torch.Tensor:
+        """D's raw output on standardised samples, one value per pack."""
+        return self.discriminator(self.preprocessor.features(z))
+
+    def fake(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.generator(noise)
 
     def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
         gradient norm, then each penalty that is on (unweighted: the loss adds it times its gamma)."""
         # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
-        z_real = self.preprocessor.standardize(real).requires_grad_(self.r1_gamma > 0)
-        d_real = self.discriminator(self.preprocessor.features(z_real))
+        z_real = self.standardize(real).requires_grad_("r1" in self.penalties)
+        d_real = self.critic(z_real)
         with torch.no_grad():
-            fake = self.generator(noise)
-        z_fake = self.preprocessor.standardize(fake).requires_grad_(self.r2_gamma > 0)
-        d_fake = self.discriminator(self.preprocessor.features(z_fake))
+            fake = self.fake(noise)
+        z_fake = self.standardize(fake).requires_grad_("r2" in self.penalties)
+        d_fake = self.critic(z_fake)
         adversarial = self.d_loss(d_real, d_fake)
         penalties = []
-        if self.r1_gamma > 0:
+        if "r1" in self.penalties:
             penalties.append((self.r1_gamma, gradient_norm_penalty(d_real, z_real)))
-        if self.r2_gamma > 0:
+        if "r2" in self.penalties:
             penalties.append((self.r2_gamma, gradient_norm_penalty(d_fake, z_fake)))
-        if self.gp_gamma > 0:
-            penalties.append((self.gp_gamma, gradient_penalty(self.discriminator, self.preprocessor, z_real, z_fake,
+        if "gp" in self.penalties:
+            penalties.append((self.gp_gamma, gradient_penalty(self.critic, self.preprocessor.pack, z_real, z_fake,
                                                               alpha, self.gp_one_sided)))
         loss = adversarial
         for gamma, penalty in penalties:
             loss = loss + gamma * penalty
         norm = self._update(opt, loss, self._d_params)
-        return [adversarial.detach(), self.d_reading(d_real.detach()).mean(), self.d_reading(d_fake.detach()).mean(),
-                norm, *(penalty.detach() for _, penalty in penalties)]
+        return [adversarial.detach(), self.d_reading(d_real.detach()).mean(-1),
+                self.d_reading(d_fake.detach()).mean(-1), norm, *(penalty.detach() for _, penalty in penalties)]
 
     def _generator_step(self, opt, noise) -> list[torch.Tensor]:
         """One G update. Returns its loss and gradient norm."""
@@ -259,7 +279,7 @@ class GAN1D(L.LightningModule):
         # this step). Lightning's toggled_optimizer does the same through every optimizer's parameter groups; this
         # flips six flags.
         with frozen(self._d_params):
-            loss = self.g_loss(self.discriminator(self.preprocessor(self.generator(noise))))
+            loss = self.g_loss(self.critic(self.standardize(self.fake(noise))))
             norm = self._update(opt, loss, self._g_params)
         return [loss.detach(), norm]
 
@@ -270,13 +290,18 @@ class GAN1D(L.LightningModule):
         opt.zero_grad(set_to_none=True)
         if self._direct:
             loss.backward()
-            norm = gradient_norm(params)
+            norm = self.gradient_norm(params)
             opt.optimizer.step()
         else:
             self.manual_backward(loss)
-            norm = gradient_norm(params)
+            norm = self.gradient_norm(params)
             opt.step()
         return norm
+
+    @staticmethod
+    def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
+        """The L2 norm of all of ``params``' gradients together, left on the device: one fused call for the tensors."""
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
 
     def report(self, metrics: dict[str, float]) -> None:
         """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
@@ -362,6 +387,8 @@ def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
     time)."""
     if not module.cuda_graph:
         return "cuda_graph=false"
+    if module.uncapturable:
+        return module.uncapturable
     if module.device.type != "cuda":
         return f"the device is {module.device.type} (CUDA graphs need a CUDA GPU)"
     if torch.is_anomaly_enabled():
@@ -373,9 +400,8 @@ def as_is(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
-    """The L2 norm of all of ``params``' gradients together, left on the device: one fused call for the tensors."""
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+def nonfinite(done: int, every: int) -> str:
+    return f"a loss or gradient became NaN or Inf between iterations {done - every + 1} and {done}"
 
 
 @contextmanager
@@ -392,19 +418,21 @@ def frozen(params: list[torch.Tensor]):
 
 def gradient_norm_penalty(d_out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """1/2 E||grad_x D(x)||^2 (Mescheder et al. 2018): R1 on real samples, R2 on generated ones. It keeps D from
-    sharpening without bound around the data, which is what lets the simultaneous game converge."""
+    sharpening without bound around the data, which is what lets the simultaneous game converge. ``z`` is (n, 1),
+    or (replicas, n, 1) with one value per replica."""
     (grad,) = torch.autograd.grad(d_out.sum(), z, create_graph=True)
-    return 0.5 * grad.pow(2).sum() / d_out.numel()
+    return 0.5 * grad.pow(2).sum((-2, -1)) / d_out.shape[-1]
 
 
-def gradient_penalty(discriminator, preprocessor, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
+def gradient_penalty(critic, pack: int, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
                      one_sided: bool = True) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs,
-    x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1)).
-    One-sided (Petzka et al. 2018) penalises only norms above 1. In 1-D the two-sided form kept the critic's slope
-    near +-1 everywhere, and the generator's mean swung by several sd around the target instead of settling."""
-    alpha = alpha.repeat_interleave(preprocessor.pack, 0)  # one mixing weight per pack, which D judges as a whole
+    x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1), or
+    (replicas, packs, 1)); ``critic`` maps standardised samples to D's output. One-sided (Petzka et al. 2018)
+    penalises only norms above 1. In 1-D the two-sided form kept the critic's slope near +-1 everywhere, and the
+    generator's mean swung by several sd around the target instead of settling."""
+    alpha = alpha.repeat_interleave(pack, -2)  # one mixing weight per pack, which D judges as a whole
     z_hat = (alpha * z_real.detach() + (1 - alpha) * z_fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(preprocessor.features(z_hat)).sum(), z_hat, create_graph=True)
-    excess = grad.reshape(-1, preprocessor.pack).norm(dim=1) - 1
-    return (excess.clamp(min=0) if one_sided else excess).pow(2).mean()
+    (grad,) = torch.autograd.grad(critic(z_hat).sum(), z_hat, create_graph=True)
+    excess = grad.reshape(*grad.shape[:-2], -1, pack).norm(dim=-1) - 1
+    return (excess.clamp(min=0) if one_sided else excess).pow(2).mean(-1)

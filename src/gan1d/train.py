@@ -5,6 +5,7 @@ notebook): ``cfg = gan1d.compose(["target.mean=4"])``, then ``record = gan1d.tra
 """
 
 import gc
+import importlib.util
 import json
 import logging
 import math
@@ -12,8 +13,10 @@ import sys
 import types
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,6 +30,21 @@ from gan1d.files import write_json
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
 log = logging.getLogger(__name__)
 _run_dirs_given: set[Path] = set()
+
+
+def _expose_launcher() -> None:
+    """Hydra finds plugins (hydra/launcher=population) by walking the folders of the hydra_plugins namespace. A
+    regular install puts gan1d's there; an editable one (setuptools >= 64) serves it through an import hook that
+    the walk cannot see (Hydra issue #2359), so its folder joins the namespace here, before Hydra starts."""
+    import hydra_plugins
+
+    spec = importlib.util.find_spec("hydra_plugins.gan1d_population_launcher")
+    folder = str(Path(spec.origin).parent.parent) if spec is not None and spec.origin else None
+    if folder is not None and folder not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(folder)
+
+
+_expose_launcher()
 
 
 def compose(overrides: Sequence[str] = (), run_dir=None, config_dir=None) -> DictConfig:
@@ -69,12 +87,46 @@ def _fresh_run_dir() -> Path:
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
     target = check_config(cfg)  # built: a bad argument or data file stops the run here, before anything is written
+    from gan1d.callbacks import RunRecord
+
+    quiet_frameworks()
+    run = build_run(cfg, target)
+    trainer = build_trainer(cfg, callbacks=run.callbacks, logger=run.logger)
+    with frozen_garbage():
+        # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
+        trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=run.ckpt, weights_only=True)
+    return next(c for c in run.callbacks if isinstance(c, RunRecord)).record
+
+
+class Run(NamedTuple):
+    datamodule: object
+    model: object
+    callbacks: list
+    logger: object  # False for none
+    ckpt: Path | None  # the checkpoint to resume from
+
+
+def build_run(cfg: DictConfig, target) -> Run:
+    """A run's parts, as ``train`` builds them: the same config gives the same data and initial weights."""
     import lightning as L
     import torch
 
-    from gan1d.callbacks import RunRecord
     from gan1d.sample import checkpoint_path
 
+    torch.set_num_threads(cfg.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
+    save_config(cfg)
+    datamodule = instantiate(cfg.data, target=target)
+    model = instantiate(cfg.model)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    # logger=none leaves cfg.logger null; Lightning reads logger=None as "its default logger", False as none.
+    logger = instantiate(cfg.logger) if cfg.logger is not None else False
+    return Run(datamodule, model, callbacks, logger, ckpt)
+
+
+def quiet_frameworks() -> None:
+    """Lightning's and torch's messages that a gan1d user cannot act on, and Lightning's second console handler."""
     # Lightning prints through a console handler of its own *and* passes records on to the root logger that Hydra
     # set up, so every line came twice. Hydra's handlers alone put them on the console and in the run's train.log.
     logging.getLogger("lightning").handlers.clear()
@@ -85,25 +137,17 @@ def train(cfg: DictConfig) -> dict:
     # logger=csv writes into the run dir, which holds the run's other files: the CSV logger warns that the folder
     # is not empty, though all it replaces is an old metrics.csv.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
-    torch.set_num_threads(cfg.threads)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
-    save_config(cfg)
-    datamodule = instantiate(cfg.data, target=target)
-    model = instantiate(cfg.model)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    # logger=none leaves cfg.logger null; Lightning reads logger=None as "its default logger", False as none.
-    logger = instantiate(cfg.logger) if cfg.logger is not None else False
-    trainer = build_trainer(cfg, callbacks=callbacks, logger=logger)
+
+
+@contextmanager
+def frozen_garbage():
     # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
     # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
     gc.freeze()
     try:
-        # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        yield
     finally:
         gc.unfreeze()  # a sweep runs many jobs in one process: each run's objects become collectable again
-    return next(c for c in callbacks if isinstance(c, RunRecord)).record
 
 
 def save_config(cfg: DictConfig) -> None:
@@ -121,26 +165,35 @@ def main(cfg: DictConfig) -> float:
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return train(cfg).get("w1_over_std", math.nan)
-    except ConfigError as err:
-        code, message = EXIT_CONFIG, str(err)
-    except Diverged as err:
-        code, message = EXIT_DIVERGED, (f"training diverged: {err}; metrics.json says status: diverged, and "
-                                        "checkpoints/last.ckpt is the last good one")
+    except (ConfigError, Diverged) as err:
+        code, message = EXIT_CONFIG if isinstance(err, ConfigError) else EXIT_DIVERGED, failure(err)
     except Exception as err:
         if not multirun:  # a bug: the traceback is for us
             raise
         log.exception("the job failed")
-        code, message = 1, f"{type(err).__name__}: {err}"
+        code, message = 1, failure(err)
     if not multirun:
         print(f"gan1d: {message}", file=sys.stderr)
         sys.exit(code)
-    # In a sweep, one failed job must not stop the others or the summary, so it is recorded, not raised: Hydra's
-    # basic launcher would skip on_multirun_end (and the summary) after a raised job.
-    record = Path(HydraConfig.get().runtime.output_dir) / "metrics.json"
+    record_failure(Path(HydraConfig.get().runtime.output_dir), message)
+    return math.nan
+
+
+def failure(err: Exception) -> str:
+    """The one line that says why a run stopped on ``err``."""
+    if isinstance(err, Diverged):
+        return (f"training diverged: {err}; metrics.json says status: diverged, and checkpoints/last.ckpt is the "
+                "last good one")
+    return str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
+
+
+def record_failure(run_dir: Path, message: str) -> None:
+    """In a sweep, one failed job must not stop the others or the summary, so it is recorded, not raised: Hydra's
+    basic launcher would skip on_multirun_end (and the summary) after a raised job."""
+    record = run_dir / "metrics.json"
     if not record.exists() or json.loads(record.read_text()).get("status") == "ok":
         write_json(record, {"status": "failed", "reason": message})
     log.error("gan1d: %s", message)
-    return math.nan
 
 
 class _CallableModule(types.ModuleType):

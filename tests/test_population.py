@@ -1,0 +1,216 @@
+"""Populations (gan1d.population, hydra/launcher=population): jobs trained in lockstep, each exactly its solo run."""
+
+import json
+import shutil
+
+import lightning as L
+import pytest
+import torch
+from conftest import SHRINK, SignalAt, run_cli
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+from torch import nn
+
+from gan1d.population import StackedAdam, group, population_key, train_population
+from gan1d.sample import sample
+from gan1d.train import train
+
+# A population whose jobs differ in every key a replica may vary; the last one is poisoned (see Poison).
+JOBS = [["seed=0"],
+        ["seed=1", "optim.g_lr=2e-3", "optim.d_lr=1e-3", "model.r1_gamma=0.5", "model.ema=0.5"],
+        ["seed=2", "optim.g_lr=1e-3"]]
+POISONED, POISON_AT = 2, 20
+
+
+class Poison(L.Callback):
+    """Turns one of replica ``k``'s generator weights into NaN at a given iteration, as a diverging run's would."""
+
+    def __init__(self, k: int, iteration: int):
+        self.k, self.iteration = k, iteration
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        if pl_module.iteration == self.iteration:
+            with torch.no_grad():
+                next(pl_module.generator.parameters())[self.k].view(-1)[0] = float("nan")
+
+
+class Start(L.Callback):
+    """Keeps the iteration a fit starts from."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.iteration = pl_module.iteration
+
+
+def job_cfg(make_cfg, root, k):
+    cfg = make_cfg(*JOBS[k], "iterations_per_batch=10", "optim.lr_decay_start=0.5")  # the rates decay too
+    cfg.run_dir = str(root / f"job{k}")
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory):
+    """The JOBS trained as one population in this process; returns their run dirs' root."""
+    root = tmp_path_factory.mktemp("population")
+
+    def make(*overrides):
+        with initialize_config_module("gan1d.conf", version_base="1.3"):
+            return compose("train", overrides=[*SHRINK, *overrides])
+
+    records = train_population([job_cfg(make, root, k) for k in range(len(JOBS))],
+                               callbacks=[Poison(POISONED, POISON_AT)])
+    return root, records, make
+
+
+def weights(run_dir) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_stacked_adam_is_torch_adam_for_each_replica():
+    torch.manual_seed(0)
+    lrs = torch.tensor([1e-3, 2e-3, 5e-4], dtype=torch.float64)
+    shapes = [(8, 4), (4,)]
+    stacked = [nn.Parameter(torch.randn(len(lrs), *shape)) for shape in shapes]
+    solo = [[nn.Parameter(p[k].detach().clone()) for p in stacked] for k in range(len(lrs))]
+    active = torch.ones(len(lrs), dtype=torch.bool)
+    adam = StackedAdam(stacked, lr=lrs, active=active, betas=(0.5, 0.999))
+    # As GAN1D.configure_optimizers makes a solo run's.
+    adams = [torch.optim.Adam(params, lr=float(lr), betas=(0.5, 0.999), fused=True) for params, lr in zip(solo, lrs)]
+    for step in range(30):
+        if step == 20:
+            active[1] = False  # a replica that stopped keeps its weights from then on
+            stopped = [p[1].detach().clone() for p in stacked]
+        for i, p in enumerate(stacked):
+            p.grad = torch.randn_like(p) * (1 + step)
+            for k in range(len(lrs)):
+                solo[k][i].grad = p.grad[k].clone()
+        adam.step()
+        for k, opt in enumerate(adams):
+            if active[k]:
+                opt.step()
+    for k in (0, 2):
+        for p, q in zip(stacked, solo[k]):
+            torch.testing.assert_close(p[k], q, rtol=0, atol=1e-6)
+    for p, q in zip(stacked, stopped):
+        assert torch.equal(p[1], q)
+
+
+def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
+    base = population_key(make_cfg())
+    same = ["seed=3", "optim.g_lr=1e-3", "optim.d_lr=7e-4", "model.r1_gamma=0.3", "model.ema=0.9", "run_dir=/elsewhere"]
+    assert all(population_key(make_cfg(override)) == base for override in same)
+    # Another recipe, or one of the varied keys switching a part on or off, is another population.
+    for override in ["steps=50", "model.d_steps=2", "loss=wgan_gp", "model.r1_gamma=0", "model.ema=0"]:
+        assert population_key(make_cfg(override)) not in (None, base), override
+    # Jobs a population cannot train run alone.
+    assert population_key(make_cfg("+trainer.precision=bf16-mixed")) is None
+    assert population_key(make_cfg("+callbacks.hook._target_=conftest.SignalInIteration")) is None
+    assert population_key(make_cfg("optim.g_lr=-1")) is None
+    # One key's jobs together in chunks of at most `most`, in the order of their first job.
+    assert group(["a", None, "a", "b", "a"], most=2) == [[0, 2], [1], [3], [4]]
+
+
+def test_a_nan_stops_its_replica_only(population):
+    root, records, _ = population
+    statuses = [record["status"] for record in records]
+    assert statuses == ["ok", "ok", "diverged"]
+    for k, record in enumerate(records):
+        assert json.loads((root / f"job{k}" / "metrics.json").read_text())["status"] == record["status"]
+    assert "NaN" in records[POISONED]["reason"] and f"iterations {POISON_AT + 1} and" in records[POISONED]["reason"]
+    assert all(record["steps"] == 40 for record in records[:POISONED])
+
+
+def test_a_replica_is_its_solo_run(population, tmp_path):
+    """Job 1 differs from job 0 in every varied key; its solo run lands where its replica did, to float rounding
+    (the replicas' sums are reduced in another order, and an unsettled phase amplifies that)."""
+    root, records, make = population
+    solo = job_cfg(make, tmp_path, 1)
+    record = train(solo)
+    assert record["w1_over_std"] == pytest.approx(records[1]["w1_over_std"], rel=1e-5)
+    replica, alone = weights(root / "job1"), weights(tmp_path / "job1")
+    assert replica.keys() == alone.keys()
+    for key in alone:
+        torch.testing.assert_close(replica[key], alone[key], rtol=0, atol=1e-5)
+
+
+SWEEP = ["-m", "hydra/launcher=population", "hydra.launcher.max_replicas=3", "seed=0,1", "optim.g_lr=1e-3,2e-3",
+         "log_every=5", "eval_every=10", "figure_every=10"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """One real 4-job multirun with the population launcher: at most 3 replicas, so jobs 0-2 train as one
+    population and job 3 alone, as Hydra's basic launcher runs it."""
+    tmp = tmp_path_factory.mktemp("population_sweep")
+    proc = run_cli("gan1d.train", *SWEEP, "steps=20", f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "population of 3: #0 #1 #2" in proc.stdout + proc.stderr
+    return tmp / "sweep"
+
+
+def test_every_job_of_a_population_sweep_writes_its_solo_run_dir(sweep):
+    for job in ("0", "1", "2", "3"):
+        run = sweep / job
+        config = OmegaConf.load(run / ".hydra" / "config.yaml")
+        assert json.loads((run / "metrics.json").read_text())["status"] == "ok"
+        assert (run / "pdf_overlay.png").stat().st_size > 0
+        assert sample(run / "checkpoints" / "last.ckpt", n=7).shape == (7,)
+        events = EventAccumulator(str(run))
+        events.Reload()
+        assert {"loss/d", "eval/w1_over_std"} <= set(events.Tags()["scalars"])
+        started = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        hparams = HParamsPluginData.FromString(started).session_start_info.hparams  # its row in the HParams tab
+        assert hparams["g_lr"].number_value == config.optim.g_lr and hparams["seed"].number_value == config.seed
+    assert (sweep / "summary.csv").read_text().count(",ok,") == 4
+    assert "| optim.g_lr | seeds |" in (sweep / "summary.md").read_text()
+
+
+def test_an_interrupted_population_resumes(population, tmp_path):
+    """Jobs 0 and 1 stopped by Ctrl-C, then resumed from their run dirs, land where they did uninterrupted."""
+    root, _, make = population
+    cfgs = [job_cfg(make, tmp_path, k) for k in (0, 1)]
+    with pytest.raises(SystemExit):  # Ctrl-C at the end of batch 2 (iteration 20): they stop after iteration 21
+        train_population(cfgs, callbacks=[SignalAt(20)])
+    for k in (0, 1):
+        record = json.loads((tmp_path / f"job{k}" / "metrics.json").read_text())
+        assert (record["status"], record["steps"]) == ("interrupted", 21)
+        cfgs[k].ckpt_path = str(tmp_path / f"job{k}")
+    start = Start()
+    assert [record["status"] for record in train_population(cfgs, callbacks=[start])] == ["ok", "ok"]
+    assert start.iteration == 21
+    for k in (0, 1):
+        resumed, whole = weights(tmp_path / f"job{k}"), weights(root / f"job{k}")
+        for key in whole:
+            torch.testing.assert_close(resumed[key], whole[key], rtol=0, atol=1e-5)
+
+
+def test_a_rerun_sweep_keeps_ended_jobs_and_resumes_the_others(sweep, tmp_path):
+    """resume=true with a larger steps: job 0, marked diverged, is kept; the others go on from their checkpoints."""
+    rerun = tmp_path / "sweep"
+    shutil.copytree(sweep, rerun)
+    (rerun / "0" / "metrics.json").write_text(json.dumps({"status": "diverged", "reason": "a test"}))
+    proc = run_cli("gan1d.train", *SWEEP, "steps=30", "hydra.launcher.resume=true", f"hydra.sweep.dir={rerun}",
+                   cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert "population of 3: #1 #2 #3" in out and "resumes from its jobs' checkpoints, after optimizer step 40" in out
+    assert json.loads((rerun / "0" / "metrics.json").read_text())["status"] == "diverged"
+    assert torch.load(rerun / "0" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20 * 2
+    for job in ("1", "2", "3"):
+        record = json.loads((rerun / job / "metrics.json").read_text())
+        assert (record["status"], record["steps"]) == ("ok", 30)
+        checkpoint = torch.load(rerun / job / "checkpoints" / "last.ckpt", weights_only=True)
+        assert checkpoint["global_step"] == 30 * 2  # one D and one G step per iteration
+
+
+@pytest.mark.slow
+def test_optuna_trials_train_as_populations(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("gan1d.train", "hparams_search=optuna_lr", "hydra/launcher=population", "hydra.sweeper.n_trials=4",
+                   "hydra.sweeper.n_jobs=2", "steps=20", "log_every=5", "eval_every=10", "figure_every=10",
+                   f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "population of 2: #0 #1" in out and "population of 2: #2 #3" in out  # each batch of trials
+    assert "best_value" in (sweep / "optimization_results.yaml").read_text()
+    assert (sweep / "summary.csv").read_text().count(",ok,") == 4
