@@ -33,7 +33,7 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from gan1d.module import gradient_norm_penalty
+from gan1d.losses import gradient_norm_penalty
 from gan1d.train import train
 
 PRESETS = {"default": [], "seed2017": ["experiment=seed2017"]}

@@ -9,10 +9,10 @@ import torch
 from scipy import integrate, special, stats
 
 from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
-from gan1d.losses import LOSSES
+from gan1d.losses import LOSSES, gradient_norm_penalty, gradient_penalty
 from gan1d.metrics import Evaluator, ks, wasserstein1
-from gan1d.module import gradient_norm_penalty, gradient_penalty
 from gan1d.networks import Discriminator, Generator
+from gan1d.optimizer_steps import OptimizerSteps
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
 from gan1d.targets import BadArgument, Comb, Exponential, Gaussian, Laplace, LogNormal, Mixture, StudentT, Uniform
 
@@ -490,11 +490,9 @@ class StepCounter:
 
 
 def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradient_norm():
-    from gan1d.module import gradient_norm_penalty, gradient_penalty
-
     torch.manual_seed(0)
     gan = linear_gan("non_saturating", r1_gamma=1.0, r2_gamma=2.0, gp_gamma=3.0)
-    gan._direct, gan._d_params = True, list(gan.discriminator.parameters())
+    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
     assert gan.logged == ("loss/d", "d_out/real_prob", "d_out/fake_prob", "grad_norm/d", "penalty/r1", "penalty/r2",
                           "penalty/gp", "loss/g", "grad_norm/g")
     real, noise, alpha = torch.randn(64, 1), torch.randn(64, 1), torch.rand(64, 1)  # alpha: GP's mixing weights

@@ -18,7 +18,6 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from gan1d.files import write_json
-from gan1d.module import lightning_wrappers_needed
 from gan1d.report import figure
 from gan1d.sample import load_generator
 from gan1d.train import train
@@ -64,7 +63,7 @@ def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg,
 
 class WrapperProbe(L.Callback):
     """Records whether gan1d called backward and the optimizer step directly, and if not, why (see
-    lightning_wrappers_needed)."""
+    gan1d.optimizer_steps)."""
 
     last = None
 
@@ -73,7 +72,7 @@ class WrapperProbe(L.Callback):
         self.direct = self.reason = None
 
     def on_train_batch_start(self, trainer, pl_module, *args):
-        self.direct, self.reason = pl_module._direct, lightning_wrappers_needed(trainer, pl_module)
+        self.direct, self.reason = pl_module._steps.direct, pl_module._steps.wrappers_needed
 
 
 class HookUser(WrapperProbe):

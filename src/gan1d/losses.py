@@ -1,4 +1,5 @@
-"""GAN losses on the discriminator's raw outputs. ``LOSSES[name]`` is (discriminator loss, generator loss);
+"""GAN losses on the discriminator's raw outputs, and the regularisers beside them: R1/R2, the gradient penalty,
+and freezing D for the generator's step. ``LOSSES[name]`` is (discriminator loss, generator loss);
 ``D_OUTPUT[name]`` says how to read D's output under that loss.
 
 ``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
@@ -7,6 +8,9 @@ Wasserstein critic loss, which needs a gradient penalty (``model.gp_gamma``, see
 Each averages over the last dimension, the samples: a population's outputs (replicas, n) give one loss per replica.
 """
 
+from contextlib import contextmanager
+
+import torch
 import torch.nn.functional as F
 
 
@@ -65,3 +69,37 @@ D_OUTPUT = {
     "hinge": ("raw", None),
     "wgan": ("raw", None),
 }
+
+
+@contextmanager
+def frozen(params: list[torch.Tensor]):
+    """No gradients for ``params`` inside the block."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def gradient_norm_penalty(d_out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """1/2 E||grad_x D(x)||^2 (Mescheder et al. 2018): R1 on real samples, R2 on generated ones. It keeps D from
+    sharpening without bound around the data, which is what lets the simultaneous game converge. ``z`` is (n, 1),
+    or (replicas, n, 1) with one value per replica."""
+    (grad,) = torch.autograd.grad(d_out.sum(), z, create_graph=True)
+    return 0.5 * grad.pow(2).sum((-2, -1)) / d_out.shape[-1]
+
+
+def gradient_penalty(critic, pack: int, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
+                     one_sided: bool = True) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs,
+    x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1), or
+    (replicas, packs, 1)); ``critic`` maps standardised samples to D's output. One-sided (Petzka et al. 2018)
+    penalises only norms above 1: two-sided, a 1-D critic's slope is held near +-1 everywhere and the generator
+    swings around the target instead of settling."""
+    alpha = alpha.repeat_interleave(pack, -2)  # one mixing weight per pack, which D judges as a whole
+    z_hat = (alpha * z_real.detach() + (1 - alpha) * z_fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(z_hat).sum(), z_hat, create_graph=True)
+    excess = grad.reshape(*grad.shape[:-2], -1, pack).norm(dim=-1) - 1
+    return (excess.clamp(min=0) if one_sided else excess).pow(2).mean(-1)

@@ -9,20 +9,17 @@ the same problem whatever the target's location and width.
 import copy
 import logging
 import math
-from contextlib import contextmanager
 from functools import partial
 
 import lightning as L
 import torch
-from lightning.pytorch.plugins.precision import Precision
-from lightning.pytorch.strategies import SingleDeviceStrategy
-from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from gan1d.cuda_graphs import WARMUP, StaticIteration
 from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
-from gan1d.losses import D_OUTPUT, LOSSES
+from gan1d.losses import D_OUTPUT, LOSSES, frozen, gradient_norm_penalty, gradient_penalty
 from gan1d.networks import Discriminator, Generator
+from gan1d.optimizer_steps import OptimizerSteps, wrappers_needed
 from gan1d.preprocessors import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -73,7 +70,7 @@ class GAN1D(L.LightningModule):
         self.ema, self.log_every, self.lr_decay_start = ema, log_every, lr_decay_start
         self.cuda_graph = cuda_graph
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
-        self._direct = False  # see lightning_wrappers_needed
+        self._steps: OptimizerSteps | None = None  # backward and step (straight to torch where Lightning idles)
         self._graphed = False  # iterations run as one CUDA graph each (see graph_blocker), by self._static
         self._static: StaticIteration | None = None  # made at the first batch, whose shapes it takes
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
@@ -98,7 +95,7 @@ class GAN1D(L.LightningModule):
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:
-        self._direct = lightning_wrappers_needed(self.trainer, self) is None
+        self._steps = OptimizerSteps(self, wrappers_needed(self.trainer, self))
         blocker = graph_blocker(self.trainer, self)
         self._graphed, self._static = blocker is None, None  # a new fit has new optimizers: a new graph
         if self._graphed:
@@ -160,9 +157,7 @@ class GAN1D(L.LightningModule):
             g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(ema_weight)
-        # The last D and G steps' values, summed on the device: no host sync per iteration. (Keeping each
-        # iteration's D outputs to reduce them later saved two small kernels but fragmented the heap: +200 MiB at
-        # batch 8192.)
+        # The last D and G steps' values, summed on the device and read once per log point: no host sync per iteration.
         self._sums.add_(torch.stack(d_stats + g_stats))
 
     @torch.no_grad()
@@ -216,11 +211,7 @@ class GAN1D(L.LightningModule):
         return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):])]
 
     def _end_iteration(self, opt_g, opt_d, done: int):
-        if self._direct:
-            # What LightningOptimizer.step keeps: the loop's step count (global_step), d_steps + g_steps a time.
-            for opt in (opt_d,) * self.d_steps + (opt_g,) * self.g_steps:
-                opt._on_before_step()
-                opt._on_after_step()
+        self._steps.count((opt_d,) * self.d_steps + (opt_g,) * self.g_steps)
         self._count += 1
         if done % self.log_every == 0:
             means = (self._sums / self._count).tolist()
@@ -275,27 +266,18 @@ class GAN1D(L.LightningModule):
 
     def _generator_step(self, opt, noise) -> list[torch.Tensor]:
         """One G update. Returns its loss and gradient norm."""
-        # The discriminator's weights are frozen meanwhile: their gradients would be computed for nothing (15% of
-        # this step). Lightning's toggled_optimizer does the same through every optimizer's parameter groups; this
-        # flips six flags.
+        # D frozen: its weights' gradients would be computed for nothing (toggled_optimizer, with fewer flags).
         with frozen(self._d_params):
             loss = self.g_loss(self.critic(self.standardize(self.fake(noise))))
             norm = self._update(opt, loss, self._g_params)
         return [loss.detach(), norm]
 
     def _update(self, opt, loss, params) -> torch.Tensor:
-        """One optimizer step on ``loss``: straight to torch when Lightning's wrappers have nothing to do (see
-        lightning_wrappers_needed; _end_iteration then counts the steps), through them otherwise. Returns the norm of
-        ``params``' gradient before the step."""
+        """One optimizer step on ``loss``. Returns the norm of ``params``' gradient before the step."""
         opt.zero_grad(set_to_none=True)
-        if self._direct:
-            loss.backward()
-            norm = self.gradient_norm(params)
-            opt.optimizer.step()
-        else:
-            self.manual_backward(loss)
-            norm = self.gradient_norm(params)
-            opt.step()
+        self._steps.backward(loss)
+        norm = self.gradient_norm(params)
+        self._steps.step(opt)
         return norm
 
     @staticmethod
@@ -305,8 +287,8 @@ class GAN1D(L.LightningModule):
 
     def report(self, metrics: dict[str, float]) -> None:
         """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
-        global_step (optimizer steps), it re-sends the last values on every later step, and each call cost
-        milliseconds here. ``latest`` keeps the last value of each, for the progress bar and the run record."""
+        global_step (optimizer steps), and it re-sends the last values on every later step. ``latest`` keeps the last
+        value of each, for the progress bar and the run record."""
         self.latest.update(metrics)
         if self.logger is not None:  # None: a moment the target does not have, nothing to plot
             self.logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=self.iteration)
@@ -355,32 +337,6 @@ class GAN1D(L.LightningModule):
         checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] = False
 
 
-# The hooks that Lightning's manual_backward and LightningOptimizer.step call around the real work.
-WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
-
-
-def lightning_wrappers_needed(trainer: L.Trainer, module: L.LightningModule) -> str | None:
-    """Why Lightning's manual_backward and LightningOptimizer.step must run, or None when they would add nothing to
-    ``loss.backward()`` and ``optimizer.step()`` but hook calls that do nothing: 32-bit precision on one device (no
-    loss scaling, no gradient synchronisation) and none of their hooks overridden, in the module or in any
-    callback. Their dispatch costs about 450 Python calls per iteration, 10-20% of an iteration on these networks,
-    so gan1d then calls the two directly. Add a callback with ``on_after_backward``, or train in 16-bit, and it goes
-    through Lightning's wrappers again."""
-    if type(trainer.precision_plugin) is not Precision:
-        return f"precision={trainer.precision} scales or casts around each backward and optimizer step"
-    if type(trainer.strategy) is not SingleDeviceStrategy:
-        return f"the {type(trainer.strategy).__name__} strategy synchronises gradients between devices"
-    if not all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step") for opt in module.optimizers()):
-        return "an optimizer that Lightning does not count the steps of"
-    if is_overridden("backward", module):
-        return "the module overrides backward"
-    for x in (module, *trainer.callbacks):
-        for hook in WRAPPER_HOOKS:
-            if is_overridden(hook, x):
-                return f"{type(x).__name__} overrides {hook}, which must run at every step"
-    return None
-
-
 def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
     """Why the iterations cannot run as CUDA graphs, or None when they can: on one CUDA device, in 32-bit precision,
     with no hook to call inside an iteration (everything there must be on the device, in the same kernels every
@@ -393,7 +349,7 @@ def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
         return f"the device is {module.device.type} (CUDA graphs need a CUDA GPU)"
     if torch.is_anomaly_enabled():
         return "autograd's anomaly detection (trainer.detect_anomaly) checks every backward on the host"
-    return lightning_wrappers_needed(trainer, module)
+    return wrappers_needed(trainer, module)
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:
@@ -402,37 +358,3 @@ def as_is(x: torch.Tensor) -> torch.Tensor:
 
 def nonfinite(done: int, every: int) -> str:
     return f"a loss or gradient became NaN or Inf between iterations {done - every + 1} and {done}"
-
-
-@contextmanager
-def frozen(params: list[torch.Tensor]):
-    """No gradients for ``params`` inside the block."""
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
-def gradient_norm_penalty(d_out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """1/2 E||grad_x D(x)||^2 (Mescheder et al. 2018): R1 on real samples, R2 on generated ones. It keeps D from
-    sharpening without bound around the data, which is what lets the simultaneous game converge. ``z`` is (n, 1),
-    or (replicas, n, 1) with one value per replica."""
-    (grad,) = torch.autograd.grad(d_out.sum(), z, create_graph=True)
-    return 0.5 * grad.pow(2).sum((-2, -1)) / d_out.shape[-1]
-
-
-def gradient_penalty(critic, pack: int, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
-                     one_sided: bool = True) -> torch.Tensor:
-    """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs,
-    x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1), or
-    (replicas, packs, 1)); ``critic`` maps standardised samples to D's output. One-sided (Petzka et al. 2018)
-    penalises only norms above 1. In 1-D the two-sided form kept the critic's slope near +-1 everywhere, and the
-    generator's mean swung by several sd around the target instead of settling."""
-    alpha = alpha.repeat_interleave(pack, -2)  # one mixing weight per pack, which D judges as a whole
-    z_hat = (alpha * z_real.detach() + (1 - alpha) * z_fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(z_hat).sum(), z_hat, create_graph=True)
-    excess = grad.reshape(*grad.shape[:-2], -1, pack).norm(dim=-1) - 1
-    return (excess.clamp(min=0) if one_sided else excess).pow(2).mean(-1)
