@@ -379,14 +379,14 @@ def test_mode_coverage_names_a_collapse():
 @pytest.mark.parametrize("executable", ["python", "/nonexistent/python", "/bin/true"],
                          ids=["drawing process", "cannot start", "dies at once"])
 def test_painter_never_blocks_and_never_loses_a_figure(monkeypatch, executable):
-    from gan1d import callbacks
-    from gan1d.callbacks import Painter
+    from gan1d import drawing
+    from gan1d.drawing import Painter
     from gan1d.figures import OverlayData, overlay_png
 
     x = np.linspace(-3, 3, 50)
     data = OverlayData(x, np.exp(-x**2 / 2), np.random.default_rng(0).normal(size=500), "test")
     if executable != "python":
-        monkeypatch.setattr(callbacks.sys, "executable", executable)
+        monkeypatch.setattr(drawing.sys, "executable", executable)
     painter = Painter(background=True)
     try:
         figure = painter.draw(overlay_png, data)
@@ -405,7 +405,7 @@ def test_painter_close_waits_for_its_thread_and_process():
     interpreter exit can abort the process ("terminate called without an active exception")."""
     import time
 
-    from gan1d.callbacks import Painter
+    from gan1d.drawing import Painter
 
     painter = Painter(background=True)
     thread = painter.thread

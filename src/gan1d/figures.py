@@ -49,33 +49,9 @@ def save_animation(frames: list[bytes], file, seconds_per_frame: float = 0.6) ->
                    loop=0)
 
 
-def serve() -> None:
-    """The drawing process of a training run (gan1d.callbacks.Painter): reads pickled ``(fn, args)`` jobs from
-    stdin and answers each with a pickled ``(True, fn(*args))`` or ``(False, exception)`` on stdout, until its
-    input ends."""
-    import os
-    import pickle
-    import sys
-
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything else printed goes to stderr, not into the answers
-    jobs = sys.stdin.buffer
-    while True:
-        try:
-            fn, args = pickle.load(jobs)
-        except EOFError:
-            return
-        try:
-            answer = (True, fn(*args))
-        except Exception as err:
-            answer = (False, err)
-        pickle.dump(answer, answers)
-        answers.flush()
-
-
 class OverlayData(NamedTuple):
     """What an overlay shows, as plain arrays: computed where the target and the discriminator live, then drawn
-    anywhere (the training run draws in a separate process, see Painter)."""
+    anywhere (the training run draws in a separate process, gan1d.drawing)."""
 
     x: np.ndarray
     pdf: np.ndarray  # the target's pdf at x
