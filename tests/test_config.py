@@ -8,7 +8,8 @@ import torch
 from conftest import run_cli
 from hydra.utils import instantiate
 
-from gan1d.errors import ConfigError, check_config
+from gan1d.checks import check_config
+from gan1d.errors import ConfigError
 from gan1d.train import train
 
 CONF = Path(gan1d.conf.__file__).parent

@@ -16,8 +16,9 @@ from conftest import run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
+from gan1d.checks import build_target
 from gan1d.data import MinibatchStream
-from gan1d.errors import ConfigError, build_target
+from gan1d.errors import ConfigError
 from gan1d.figures import overlay_data
 from gan1d.loading import DataError, read_column
 from gan1d.metrics import DataScores, Evaluator, ks_two_sample, wasserstein1_two_sample

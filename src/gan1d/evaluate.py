@@ -13,7 +13,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import gan1d.conf  # noqa: F401  (registers the resolvers a run's saved config may use)
-from gan1d.errors import ConfigError, build_target, check_config
+from gan1d.checks import build_target, check_config
+from gan1d.errors import ConfigError
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
 from gan1d.sample import SampleError, checkpoint_path, parse_args, sample

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.errors import SEED, ConfigError, integer_in, is_text, show
+from gan1d.checks import SEED, integer_in, is_text, show
+from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
