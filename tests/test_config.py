@@ -5,7 +5,7 @@ import gan1d.conf
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from hydra.utils import instantiate
 
 from gan1d.checks import check_config

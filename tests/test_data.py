@@ -12,7 +12,7 @@ import gan1d.conf
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
