@@ -57,7 +57,7 @@ def plain_loop(cfg) -> float:
     start = time.perf_counter()
     # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
     for reals, noises, _ in datamodule.train_dataloader():
-        for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True)):
+        for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True), strict=True):
             z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
             d_real = D(pre.features(z))
             with torch.no_grad():
@@ -75,7 +75,7 @@ def plain_loop(cfg) -> float:
             if ema is not None:
                 with torch.no_grad():
                     decay = min(model.ema, (1 + t) / (10 + t))
-                    for avg, p in zip(ema.parameters(), G.parameters()):
+                    for avg, p in zip(ema.parameters(), G.parameters(), strict=True):
                         avg.lerp_(p, 1 - decay)
             t += 1
     if device.type == "cuda":
@@ -130,7 +130,7 @@ def bench(preset: str, overrides: list[str], repeats: int) -> dict:
             else:
                 plain.append(plain_loop(cfg))
                 lightning.append(lightning_run(cfg))
-    ratios = [ours / bare for ours, bare in zip(lightning, plain)]
+    ratios = [ours / bare for ours, bare in zip(lightning, plain, strict=True)]
     return {"preset": preset, "steps": cfg.steps, "plain_it_s": round(statistics.median(plain), 1),
             "gan1d_it_s": round(statistics.median(lightning), 1), "ratio": round(statistics.median(ratios), 3),
             "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3), "repeats": repeats,

@@ -53,7 +53,7 @@ def assert_same(a, b, where="checkpoint"):
             assert_same(a[key], b[key], f"{where}/{key}")
     elif isinstance(a, (list, tuple)):
         assert type(a) is type(b) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same(x, y, f"{where}/{i}")
     else:
         assert a == b, (where, a, b)

@@ -82,8 +82,10 @@ def _one_line(message: str) -> str:
 
 def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
     """(target overrides, the other key=value arguments)."""
-    is_target = [a.split("=", 1)[0].lstrip("+~").split(".", 1)[0] == "target" for a in argv]
-    return [a for a, t in zip(argv, is_target) if t], [a for a, t in zip(argv, is_target) if not t]
+    def is_target(arg: str) -> bool:
+        return arg.split("=", 1)[0].lstrip("+~").split(".", 1)[0] == "target"
+
+    return [a for a in argv if is_target(a)], [a for a in argv if not is_target(a)]
 
 
 def main(argv: list[str] | None = None) -> None:

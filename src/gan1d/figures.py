@@ -104,7 +104,7 @@ def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
     fig = Figure(figsize=(6 * ncols, 3.8 * nrows), dpi=100)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.92, wspace=0.18, hspace=0.35)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, data in zip(axes, panels):
+    for ax, data in zip(axes, panels, strict=False):
         draw_overlay(ax, data)
     for ax in axes[len(panels):]:  # a last row that is not full
         ax.set_visible(False)
@@ -236,7 +236,7 @@ def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True
         if not points:
             continue
         ax = right if name.startswith("d_out") else left
-        steps, values = zip(*points)
+        steps, values = zip(*points, strict=True)
         ax.plot(steps, values, label=name, lw=1.2)
     left.set_title("losses", fontsize=10)
     meaning = f"{equilibrium:g} at equilibrium" if equilibrium is not None else "only real minus fake means something"
@@ -299,7 +299,7 @@ def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str)
     ceiling = 2 * scores[~failed].max() if (~failed).any() else 1.0
     shown = np.where(failed, ceiling, scores)
     best = int(np.argmin(np.where(failed, np.inf, scores)))
-    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items()):
+    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items(), strict=True):
         try:
             x = np.array(raw, dtype=float)
         except ValueError:  # a categorical choice

@@ -31,7 +31,7 @@ def mlp(in_features: int, hidden: list[int], activations: str | list[str], out_f
     if len(activations) != len(hidden):
         raise ValueError(f"{len(hidden)} hidden layers need {len(hidden)} activations, got {list(activations)}")
     layers, width = [], in_features
-    for h, act in zip(hidden, activations):
+    for h, act in zip(hidden, activations, strict=True):
         if act not in ACTIVATIONS:
             raise ValueError(f"activation '{act}' is not one of {sorted(ACTIVATIONS)}")
         layers += [nn.Linear(width, h), ACTIVATIONS[act]()]
