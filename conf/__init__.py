@@ -3,7 +3,7 @@
 import math
 from importlib.resources import files
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 
 def iterations_per_batch(most: int, *cadences: int) -> int:
@@ -24,7 +24,7 @@ def run_name(run_dir: str) -> str:
 _ABSENT = object()
 
 
-def hparams(keys: list[str], _root_) -> dict:
+def hparams(keys: list[str], _root_: DictConfig) -> dict:
     """The values of the config's dotted ``keys``, for a run's hyperparameter record: each named by its last part
     (``optim.g_lr``: ``g_lr``), a ``_target_`` by its group (``target._target_``: ``target``)."""
     named = {}

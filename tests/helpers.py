@@ -10,7 +10,7 @@ import lightning as L
 import torch
 
 
-def run_cli(module: str, *args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(module: str, *args: str, cwd: str | os.PathLike, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` the way a user would, from ``cwd``."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
@@ -35,7 +35,8 @@ class SignalInIteration(L.Callback):
     def __init__(self, iteration: int, count: int = 1):
         self.iteration, self.count = iteration, count
 
-    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                                 optimizer: torch.optim.Optimizer) -> None:
         per_iteration = pl_module.d_steps + pl_module.g_steps
         if pl_module.global_step == (self.iteration - 1) * per_iteration + pl_module.d_steps:
             for _ in range(self.count):
@@ -48,7 +49,7 @@ class PoisonAt(L.Callback):
     def __init__(self, iteration: int):
         self.iteration = iteration
 
-    def on_train_batch_end(self, trainer, pl_module, *args):
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
         if pl_module.iteration == self.iteration:
             with torch.no_grad():
                 next(pl_module.generator.parameters()).view(-1)[0] = float("nan")

@@ -9,6 +9,8 @@ file), and reported here.
 import importlib.util
 import math
 import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -21,6 +23,9 @@ from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
 from gan1d.targets import BadArgument, Target
 
+if TYPE_CHECKING:
+    import lightning as L
+
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = (32, "32", "32-true", "16-mixed", "bf16-mixed")  # those a run was checked to train in
 SEEDS = 2**32 - 1  # Lightning's seed_everything takes seeds in [0, 2**32 - 1]
@@ -29,48 +34,48 @@ CORES = os.cpu_count() or 1
 LOADER_BATCH_FLOATS, WIDEST, EVAL_MOST = 2**28, 8192, 10**6
 
 
-def _number(v) -> bool:
+def _number(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _integer(v) -> bool:
+def _integer(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _positive_int(v) -> bool:
+def _positive_int(v: object) -> bool:
     return _integer(v) and v > 0
 
 
-def _positive(v) -> bool:
+def _positive(v: object) -> bool:
     return _number(v) and v > 0
 
 
-def _widths(v) -> bool:
+def _widths(v: object) -> bool:
     return isinstance(v, (list, ListConfig)) and all(_positive_int(h) and h <= WIDEST for h in v)
 
 
-def _activations(v) -> bool:
+def _activations(v: object) -> bool:
     names = [v] if isinstance(v, str) else v
     return isinstance(names, (list, ListConfig)) and all(isinstance(a, str) and a in ACTIVATIONS for a in names)
 
 
-def _betas(v) -> bool:
+def _betas(v: object) -> bool:
     return isinstance(v, (list, ListConfig)) and len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v)
 
 
-def is_text(v) -> bool:
+def is_text(v: object) -> bool:
     return isinstance(v, str) and v != ""
 
 
-def _one(v) -> bool:
+def _one(v: object) -> bool:
     return _integer(v) and v == 1
 
 
-def _name_in(names):
+def _name_in(names: Sequence[str]) -> Callable[[object], bool]:
     return lambda v: isinstance(v, str) and v in names
 
 
-def integer_in(low: int, high: int):
+def integer_in(low: int, high: int) -> Callable[[object], bool]:
     return lambda v: _integer(v) and low <= v <= high
 
 
@@ -264,7 +269,7 @@ def build_target(node: DictConfig) -> Target:
         raise
 
 
-def build_trainer(cfg: DictConfig, **parts):
+def build_trainer(cfg: DictConfig, **parts: object) -> "L.Trainer":
     """Lightning's Trainer from ``cfg.trainer``; a key or value it refuses (``+trainer.foo=1``,
     ``trainer.enable_progress_bar=false`` beside gan1d's bar) becomes one line with Lightning's reason."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -277,7 +282,7 @@ def build_trainer(cfg: DictConfig, **parts):
         raise
 
 
-def show(value) -> str:
+def show(value: object) -> str:
     """A value as the user would have typed it on the command line."""
     if isinstance(value, (DictConfig, ListConfig)):
         return str(OmegaConf.to_container(value))

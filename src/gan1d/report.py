@@ -19,12 +19,16 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.experimental.callback import Callback
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = ("job", "overrides", "status", "w1_over_std", "ks", "wall_s", "steps", "run_dir", "reason")
 # The rows over seeds, in summary.csv after the jobs' own (column "row": "job" or "seeds").
@@ -36,7 +40,7 @@ BAR = f"W1/sd <= {W1_BAR} and KS <= {KS_BAR}"
 class SweepSummary(Callback):
     """Hydra callback: summarise the sweep as soon as the multirun ends."""
 
-    def on_multirun_end(self, config, **kwargs) -> None:
+    def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
         rows = summarise(Path(config.hydra.sweep.dir))
         failed = [r["job"] for r in rows if r["status"] != "ok"]
         print(f"sweep summary: {Path(config.hydra.sweep.dir) / 'summary.md'}")
@@ -183,7 +187,7 @@ def _sort_values(values):
         return sorted(values)
 
 
-def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: bool = False):
+def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: bool = False) -> "Figure":
     """For a search, each searched key against W1/sd. Otherwise a heatmap of W1/sd over two swept keys, bars (one
     per job) else; with seeds swept, one cell or bar per setting of the other keys, at the median over its seeds.
     Failed jobs show as such."""

@@ -58,7 +58,7 @@ def load_generator(path: str | os.PathLike) -> Generator:
     return generator.eval()
 
 
-def sample(ckpt, n: int, seed: int = 0) -> np.ndarray:
+def sample(ckpt: str | os.PathLike, n: int, seed: int = 0) -> np.ndarray:
     generator = load_generator(ckpt)
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
 
