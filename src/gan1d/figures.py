@@ -11,13 +11,22 @@ import matplotlib
 matplotlib.use("Agg")
 
 import io  # noqa: E402
-from typing import NamedTuple  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+if TYPE_CHECKING:  # the drawing process imports numpy and matplotlib only
+    import torch
 
-def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
+    from gan1d.targets import Target
+
+Curve = Callable[[np.ndarray], np.ndarray]  # a function of x, e.g. D(x)
+
+
+def plot_range(target: "Target", samples: np.ndarray) -> tuple[float, float]:
     """Wide enough for the target's bulk and most generated samples, without letting outliers squash the plot."""
     import torch
 
@@ -40,7 +49,7 @@ def to_png(fig: Figure) -> bytes:
     return out.getvalue()
 
 
-def save_animation(frames: list[bytes], file, seconds_per_frame: float = 0.6) -> None:
+def save_animation(frames: list[bytes], file: BinaryIO, seconds_per_frame: float = 0.6) -> None:
     """An animated GIF of PNG frames (Pillow, which matplotlib already depends on)."""
     from PIL import Image
 
@@ -63,7 +72,8 @@ class OverlayData(NamedTuple):
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
 
 
-def overlay_data(target, samples, title: str, d_curve=None, d_prob: bool = True, push_curve=None) -> OverlayData:
+def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
+                 push_curve: Curve | None = None) -> OverlayData:
     """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator."""
     import torch
 
@@ -111,9 +121,9 @@ def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
     return fig
 
 
-def draw_overlay(ax, data: OverlayData) -> None:
+def draw_overlay(ax: Axes, data: OverlayData) -> None:
     x, samples, (lo, hi) = data.x, data.samples, (data.x[0], data.x[-1])
-    # One stairs artist instead of ax.hist's one rectangle per bar: several times faster to build and draw.
+    # One stairs artist instead of ax.hist's one rectangle per bar: one artist to build and draw, not hundreds.
     density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
     ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
     ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
@@ -135,7 +145,7 @@ def draw_overlay(ax, data: OverlayData) -> None:
     ax.legend(handles, labels, fontsize=8, loc="upper left")
 
 
-def draw_push(ax, data: OverlayData) -> None:
+def draw_push(ax: Axes, data: OverlayData) -> None:
     """Where the generator's update moves a generated sample at each x, and how hard: -d loss_G / dx."""
     x, push = data.x, data.push
     ax.axhline(0, color="grey", lw=0.8)
@@ -159,7 +169,7 @@ class MapData(NamedTuple):
     noise: str  # the x-axis label
 
 
-def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400):
+def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400) -> "torch.Tensor":
     """The generator map's inputs, as a float32 tensor of points rows (for each category of a categorical code, in
     turn): the first noise coordinate across the noise's bulk (0.1% to 99.9% of a fixed sample), the others at the
     noise's median, then the category's one-hot code."""
@@ -179,7 +189,8 @@ def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400):
     return inputs.float()
 
 
-def map_data(target, kind: str, inputs, g: np.ndarray, title: str, dim: int = 1, categories: int = 0) -> MapData:
+def map_data(target: "Target", kind: str, inputs: "torch.Tensor", g: np.ndarray, title: str, dim: int = 1,
+             categories: int = 0) -> MapData:
     """``inputs`` from map_inputs, ``g`` the generator's output on them."""
     from gan1d.networks import noise_cdf
 
