@@ -45,7 +45,7 @@ def attempt(kind: str, target: str, seeds: int, steps: int, folder: Path) -> dic
             "clean": proc.returncode == EXPECTED[kind] and not aborts}
 
 
-def main(argv=None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", choices=list(EXPECTED), default="sweep")
     ap.add_argument("--repeats", type=int, default=8)

@@ -123,7 +123,7 @@ def plot(rows: list[dict], info: dict, path: Path) -> None:
     fig.savefig(path)
 
 
-def main(argv=None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=3000, help="iterations per run (the default recipe's)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per row")

@@ -77,7 +77,7 @@ def plot(rows: list[dict], device: str, path: Path) -> None:
     fig.savefig(path)
 
 
-def main(argv=None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=1000, help="iterations per point")
     ap.add_argument("--batches", type=int, nargs="+", default=BATCHES)

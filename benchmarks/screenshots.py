@@ -18,10 +18,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 class View(NamedTuple):
@@ -54,7 +58,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def tensorboard(logdir: str | Path, timeout: float = 60):
+def tensorboard(logdir: str | Path, timeout: float = 60) -> Iterator[str]:
     """A tensorboard server on 127.0.0.1 for ``logdir``; yields its address once it lists a run."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host",
@@ -82,7 +86,7 @@ def _runs(url: str) -> list:
 
 
 @contextmanager
-def browser():
+def browser() -> Iterator["Page"]:
     """A page in headless Chromium: Debian's, driven by Playwright (--no-sandbox: CI runs as root)."""
     from playwright.sync_api import sync_playwright
 
@@ -94,7 +98,7 @@ def browser():
             chrome.close()
 
 
-def open_view(page, url: str, view: str, timeout_s: float = 60) -> set[bytes]:
+def open_view(page: "Page", url: str, view: str, timeout_s: float = 60) -> set[bytes]:
     """Opens one view and waits until each of its texts is visible and its images have loaded. Returns the images
     the page holds, fetched again from the server (their bytes)."""
     address, texts, images, (width, height) = VIEWS[view]
@@ -129,7 +133,7 @@ def screenshots(logdir: str | Path, out: str | Path) -> list[Path]:
     return paths
 
 
-def main(argv=None) -> list[Path]:
+def main(argv: list[str] | None = None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--logdir", type=Path, default=None, help="a run or sweep dir (default: train the default run)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")

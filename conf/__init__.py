@@ -3,7 +3,7 @@
 import math
 from importlib.resources import files
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 
 def iterations_per_batch(most: int, *cadences: int) -> int:
@@ -21,7 +21,22 @@ def run_name(run_dir: str) -> str:
     return (HydraConfig.get().job.override_dirname if HydraConfig.initialized() else "") or run_dir
 
 
+_ABSENT = object()
+
+
+def hparams(keys: list[str], _root_: DictConfig) -> dict:
+    """The values of the config's dotted ``keys``, for a run's hyperparameter record: each named by its last part
+    (``optim.g_lr``: ``g_lr``), a ``_target_`` by its group (``target._target_``: ``target``)."""
+    named = {}
+    for key in keys:
+        value = OmegaConf.select(_root_, key, default=_ABSENT)
+        if value is _ABSENT:
+            raise KeyError(f"gan1d.hparams: {key} is not a key of the config")
+        named[key.removesuffix("._target_").rsplit(".", 1)[-1]] = value
+    return named
+
 OmegaConf.register_new_resolver("gan1d.iterations_per_batch", iterations_per_batch, replace=True)
+OmegaConf.register_new_resolver("gan1d.hparams", hparams, replace=True)
 
 
 def dataset(name: str) -> str:

@@ -1,13 +1,7 @@
-"""Tests compose the real configs (conf/, shipped as gan1d.conf) and shrink them to run in seconds."""
+"""Fixtures. Tests compose the real configs (conf/, shipped as gan1d.conf) and shrink them to run in seconds; the
+helpers they share are in helpers.py."""
 
-import os
-import signal
-import subprocess
-import sys
-
-import lightning as L
 import pytest
-import torch
 from hydra import compose, initialize_config_module
 
 # Small enough to run in seconds, with every cadence hit at least once.
@@ -22,48 +16,3 @@ def make_cfg(tmp_path):
             return compose("train", overrides=[*(SHRINK if shrink else []), f"run_dir={tmp_path}", *overrides])
 
     return make
-
-
-def run_cli(module: str, *args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m module args`` the way a user would, from ``cwd``."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-class SignalAt(L.Callback):
-    """Test helper: sends this process a real signal at a given iteration (a batch end), as a user's Ctrl-C or a
-    scheduler would."""
-
-    def __init__(self, iteration: int, signum: int = signal.SIGINT):
-        self.iteration, self.signum = iteration, signum
-
-    def on_train_batch_end(self, trainer, pl_module, *args):
-        if pl_module.iteration == self.iteration:
-            os.kill(os.getpid(), self.signum)
-
-
-class SignalInIteration(L.Callback):
-    """Test helper: sends this process ``count`` real SIGINTs in the middle of an iteration, just before its first
-    generator step, as a user's Ctrl-C at any moment would."""
-
-    def __init__(self, iteration: int, count: int = 1):
-        self.iteration, self.count = iteration, count
-
-    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        per_iteration = pl_module.d_steps + pl_module.g_steps
-        if pl_module.global_step == (self.iteration - 1) * per_iteration + pl_module.d_steps:
-            for _ in range(self.count):
-                os.kill(os.getpid(), signal.SIGINT)
-
-
-class PoisonAt(L.Callback):
-    """Test helper: turns one generator weight into NaN at a given iteration (a batch end)."""
-
-    def __init__(self, iteration: int):
-        self.iteration = iteration
-
-    def on_train_batch_end(self, trainer, pl_module, *args):
-        if pl_module.iteration == self.iteration:
-            with torch.no_grad():
-                next(pl_module.generator.parameters()).view(-1)[0] = float("nan")

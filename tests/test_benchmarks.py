@@ -25,7 +25,7 @@ def test_quality_benchmark_smoke(tmp_path, capsys):
     assert "| default | N(4, 1.25) | 60 |" in capsys.readouterr().out
     saved = json.loads((tmp_path / "out" / "quality.json").read_text())
     assert len(saved["runs"]) == 2
-    for run, row in zip(saved["runs"], table):
+    for run, row in zip(saved["runs"], table, strict=True):
         # The scores are those of 20,000 fresh samples from the run's checkpoint, against the exact target.
         samples = np.load(Path(run["run_dir"]) / "samples.npy")
         assert np.array_equal(samples, sample(run["run_dir"], 20_000, seed=quality.SAMPLE_SEED + run["seed"]))

@@ -5,10 +5,11 @@ import gan1d.conf
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from hydra.utils import instantiate
 
-from gan1d.errors import ConfigError, check_config
+from gan1d.checks import check_config
+from gan1d.errors import ConfigError
 from gan1d.train import train
 
 CONF = Path(gan1d.conf.__file__).parent
@@ -76,6 +77,14 @@ def test_user_keys_reach_the_parts_they_name(make_cfg):
     assert torch.equal(eval_noise(3), eval_noise(3)) and not torch.equal(eval_noise(3), eval_noise(4))
 
 
+def test_the_run_record_logs_each_hyperparameter_under_its_last_key_part(make_cfg):
+    cfg = make_cfg("loss=wgan_gp", "preprocessor=moments", "seed=7", "optim.g_lr=1e-4", "model.generator.noise=uniform")
+    assert dict(instantiate(cfg.callbacks.run_record).hparams) == {
+        "seed": 7, "steps": 40, "target": "gan1d.targets.Gaussian", "preprocessor": "gan1d.preprocessors.Moments",
+        "pack": 32, "batch_size": 256, "g_lr": 1e-4, "d_lr": 5e-4, "loss": "wgan", "d_steps": 5, "g_steps": 1,
+        "r1_gamma": 0.0, "r2_gamma": 0.0, "ema": 0.999, "noise": "uniform"}
+
+
 def test_seed2017_builds_the_tutorials_networks(make_cfg):
     cfg = make_cfg("experiment=seed2017", shrink=False)
     model = instantiate(cfg.model)
@@ -111,7 +120,7 @@ BAD = [
     (["data.noise=uniform"], "data.noise='uniform' must equal"),
     (["data.batch_size=1000000000"], "data.batch_size=1000000000, iterations_per_batch=10"),
     (["model.d_steps=1000000"], "data.batch_size=256, iterations_per_batch=10, model.d_steps=1000000"),
-    (["model.loss=[a]"], "model.loss=['a'] "), (["model.ema=true"], "model.ema=true "),
+    (["model.loss=[a]"], "model.loss=['a'] "), (["~loss"], "model.loss=null "), (["model.ema=true"], "model.ema=true "),
     (["model.gp_one_sided=yes"], "model.gp_one_sided='yes' "), (["model.r2_gamma=nan"], "model.r2_gamma=nan "),
     (["model.generator.hidden=[0]"], "model.generator.hidden=[0] "),
     (["model.generator.hidden=[100000]"], "model.generator.hidden=[100000] "),

@@ -53,7 +53,7 @@ def assert_same(a, b, where="checkpoint"):
             assert_same(a[key], b[key], f"{where}/{key}")
     elif isinstance(a, (list, tuple)):
         assert type(a) is type(b) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same(x, y, f"{where}/{i}")
     else:
         assert a == b, (where, a, b)
@@ -84,7 +84,7 @@ def test_a_static_run_stopped_mid_batch_resumes_bit_for_bit(make_cfg, tmp_path, 
     whole, _ = run(make_cfg, tmp_path / "whole", *recipe)
     cut = tmp_path / "cut"
     with pytest.raises(SystemExit):  # Ctrl-C at the end of batch 1 (iteration 10): it stops after iteration 11
-        run(make_cfg, cut, *recipe, "+callbacks.kill._target_=conftest.SignalAt", "+callbacks.kill.iteration=10")
+        run(make_cfg, cut, *recipe, "+callbacks.kill._target_=helpers.SignalAt", "+callbacks.kill.iteration=10")
     assert json.loads((cut / "metrics.json").read_text())["steps"] == 11
     stopped = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
     assert stopped["global_step"] == 22
@@ -105,7 +105,7 @@ def test_a_cpu_run_says_once_why_its_iterations_run_eagerly(make_cfg, tmp_path, 
 def test_a_nan_stops_a_static_run_at_its_log_point(make_cfg, tmp_path, static_on_cpu):
     with pytest.raises(Diverged, match="between iterations 21 and 30"):
         train(make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5", *QUICK, f"run_dir={tmp_path}",
-                       "+callbacks.poison._target_=conftest.PoisonAt", "+callbacks.poison.iteration=25"))
+                       "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
 

@@ -12,12 +12,13 @@ import gan1d.conf
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
+from gan1d.checks import build_target
 from gan1d.data import MinibatchStream
-from gan1d.errors import ConfigError, build_target
+from gan1d.errors import ConfigError
 from gan1d.figures import overlay_data
 from gan1d.loading import DataError, read_column
 from gan1d.metrics import DataScores, Evaluator, ks_two_sample, wasserstein1_two_sample
@@ -191,7 +192,7 @@ def test_training_draws_only_training_values_from_the_given_generator(tmp_path):
     assert torch.equal(x, t.sample(50_000, torch.Generator().manual_seed(3)))
     # The stream: iteration i's data depends on (seed, i) alone, so a resumed run sees the same data.
     streams = [MinibatchStream(t, 64, "normal", 1, 1, 1, seed=0, steps=10) for _ in range(2)]
-    assert all(torch.equal(u, v) for u, v in zip(streams[0].item(7), streams[1].item(7)))
+    assert all(torch.equal(u, v) for u, v in zip(streams[0].item(7), streams[1].item(7), strict=True))
 
 
 def test_pdf_and_cdf_describe_the_held_out_part(tmp_path):
@@ -395,7 +396,7 @@ def test_bad_data_through_the_cli_stops_before_anything_is_written(tmp_path):
 
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(attempt, range(len(BAD_DATA_CLI))))
-    for i, ((_, words), proc) in enumerate(zip(BAD_DATA_CLI, results)):
+    for i, ((_, words), proc) in enumerate(zip(BAD_DATA_CLI, results, strict=True)):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"gan1d: {words}"), proc.stderr

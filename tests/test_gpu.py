@@ -126,7 +126,7 @@ def test_a_captured_run_stopped_mid_batch_resumes(make_cfg, tmp_path):
     whole = train(make_cfg(*recipe, f"run_dir={tmp_path / 'whole'}"))
     cut = tmp_path / "cut"
     with pytest.raises(SystemExit):  # Ctrl-C at the end of batch 1 (iteration 10): it stops after iteration 11
-        train(make_cfg(*recipe, f"run_dir={cut}", "+callbacks.kill._target_=conftest.SignalAt",
+        train(make_cfg(*recipe, f"run_dir={cut}", "+callbacks.kill._target_=helpers.SignalAt",
                        "+callbacks.kill.iteration=10"))
     stopped = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
     assert stopped["global_step"] == 22
@@ -141,7 +141,7 @@ def test_a_captured_run_stopped_mid_batch_resumes(make_cfg, tmp_path):
 def test_a_nan_stops_a_captured_run_at_its_log_point(make_cfg, tmp_path):
     with pytest.raises(Diverged, match="between iterations 21 and 30"):
         train(make_cfg(GPU, "steps=60", "checkpoint_every=10", "iterations_per_batch=5",
-                       "+callbacks.poison._target_=conftest.PoisonAt", "+callbacks.poison.iteration=25"))
+                       "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 40
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import yaml
-from conftest import run_cli
+from helpers import run_cli
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from test_train import read_events
 

@@ -18,11 +18,11 @@ from gan1d.targets import BadArgument, Comb, Exponential, Gaussian, Laplace, Log
 
 
 def _mixture_cdf(x, w=(0.25, 0.75), mu=(-2, 2), sd=(0.5, 1.0)):
-    return sum(wi * stats.norm(m, s).cdf(x) for wi, m, s in zip(w, mu, sd))
+    return sum(wi * stats.norm(m, s).cdf(x) for wi, m, s in zip(w, mu, sd, strict=True))
 
 
 def _mixture_pdf(x, w=(0.25, 0.75), mu=(-2, 2), sd=(0.5, 1.0)):
-    return sum(wi * stats.norm(m, s).pdf(x) for wi, m, s in zip(w, mu, sd))
+    return sum(wi * stats.norm(m, s).pdf(x) for wi, m, s in zip(w, mu, sd, strict=True))
 
 
 # Each family against scipy.stats (the mixture against its components' own scipy pdf and cdf).
@@ -53,7 +53,7 @@ def test_target_pdf_cdf_quantile_and_moments_match_scipy(target, ref):
     got = target.moments()
     if ref is None:  # the mixture's, by integrating its pdf
         mean = integrate.quad(lambda t: t * _mixture_pdf(t), -20, 20)[0]
-        var, third, fourth = (integrate.quad(lambda t: (t - mean) ** k * _mixture_pdf(t), -20, 20)[0]
+        var, third, fourth = (integrate.quad(lambda t, k=k: (t - mean) ** k * _mixture_pdf(t), -20, 20)[0]
                               for k in (2, 3, 4))
         skew, kurt = third / var**1.5, fourth / var**2 - 3
     else:
@@ -240,16 +240,16 @@ def test_stream_shapes_and_distinct_seeds():
 
 
 def test_stream_data_does_not_depend_on_batching_and_ends_at_steps():
-    one_by_one = [torch.cat(b) for b in zip(*stream(steps=10))]
+    one_by_one = [torch.cat(b) for b in zip(*stream(steps=10), strict=True)]
     in_fours = list(stream(steps=10, per_batch=4))
     assert [len(real) for real, *_ in in_fours] == [4, 4, 2]  # the last batch stops at `steps`
-    assert all(torch.equal(a, torch.cat(b)) for a, b in zip(one_by_one, zip(*in_fours)))
+    assert all(torch.equal(a, torch.cat(b)) for a, b in zip(one_by_one, zip(*in_fours, strict=True), strict=True))
 
 
 def test_stream_resumes_where_it_stopped():
     whole = list(stream(steps=12, per_batch=4))
     resumed = list(stream(steps=12, per_batch=4, start=4))
-    assert len(resumed) == 2 and all(torch.equal(a, b) for a, b in zip(whole[1], resumed[0]))
+    assert len(resumed) == 2 and all(torch.equal(a, b) for a, b in zip(whole[1], resumed[0], strict=True))
     odd = list(stream(steps=12, per_batch=4, start=6))  # from mid-batch: the first batch ends where batches end
     assert [len(real) for real, *_ in odd] == [2, 4] and torch.equal(odd[0][0], whole[1][0][2:])
 
@@ -261,7 +261,7 @@ def test_stream_workers_share_out_the_same_items():
 
     one, two = loader(0), loader(2)
     assert len(one) == len(two) == 8  # no two workers repeat a batch, and the data does not depend on how many
-    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, two))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, two, strict=True))
 
 
 def test_datamodule_estimates_scale_from_samples_not_config():
@@ -304,7 +304,7 @@ def t_partial(df):  # E[T; T < q] = -(df + q^2) / (df - 1) f(q)
 
 
 def mixture_partial(q, w=(0.25, 0.75), mu=(-2, 2), sd=(0.5, 1.0)):
-    return sum(wi * normal_partial(m, s)(q) for wi, m, s in zip(w, mu, sd))
+    return sum(wi * normal_partial(m, s)(q) for wi, m, s in zip(w, mu, sd, strict=True))
 
 
 def exact_w1_to_normal(x, mu, sd):
@@ -379,14 +379,14 @@ def test_mode_coverage_names_a_collapse():
 @pytest.mark.parametrize("executable", ["python", "/nonexistent/python", "/bin/true"],
                          ids=["drawing process", "cannot start", "dies at once"])
 def test_painter_never_blocks_and_never_loses_a_figure(monkeypatch, executable):
-    from gan1d import callbacks
-    from gan1d.callbacks import Painter
+    from gan1d import drawing
+    from gan1d.drawing import Painter
     from gan1d.figures import OverlayData, overlay_png
 
     x = np.linspace(-3, 3, 50)
     data = OverlayData(x, np.exp(-x**2 / 2), np.random.default_rng(0).normal(size=500), "test")
     if executable != "python":
-        monkeypatch.setattr(callbacks.sys, "executable", executable)
+        monkeypatch.setattr(drawing.sys, "executable", executable)
     painter = Painter(background=True)
     try:
         figure = painter.draw(overlay_png, data)
@@ -405,7 +405,7 @@ def test_painter_close_waits_for_its_thread_and_process():
     interpreter exit can abort the process ("terminate called without an active exception")."""
     import time
 
-    from gan1d.callbacks import Painter
+    from gan1d.drawing import Painter
 
     painter = Painter(background=True)
     thread = painter.thread

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from hydra import compose, initialize_config_module
 
 from gan1d.callbacks import Checkpoint, Figures, LossCurves
@@ -143,7 +143,7 @@ def test_sample_rejects_junk_checkpoints_without_running_them(tmp_path, capsys):
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
     cfg = make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5",
-                   "+callbacks.poison._target_=conftest.PoisonAt", "+callbacks.poison.iteration=25")
+                   "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25")
     with pytest.raises(Diverged, match="between iterations 21 and 30"):
         train(cfg)
     record = json.loads((tmp_path / "metrics.json").read_text())
@@ -206,7 +206,7 @@ def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path, uninterrupted
     with pytest.raises(SystemExit):  # Lightning's graceful shutdown after a KeyboardInterrupt exits with 1
         # Ctrl-C inside iteration 13, in the middle of a batch of 10: the run stops at that iteration's end.
         train(make_cfg(*RECIPES[recipe], *SHORT, f"run_dir={cut}",
-                       "+callbacks.kill._target_=conftest.SignalInIteration", "+callbacks.kill.iteration=13"))
+                       "+callbacks.kill._target_=helpers.SignalInIteration", "+callbacks.kill.iteration=13"))
     record = json.loads((cut / "metrics.json").read_text())
     assert record["status"] == "interrupted" and record["steps"] == 13
     d_steps = 5 if recipe == "wgan_gp" else 1
@@ -227,7 +227,7 @@ def test_a_finished_run_trains_longer(make_cfg, tmp_path, uninterrupted, recipe)
 
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
     with pytest.raises(SystemExit):
-        train(make_cfg(*SHORT, "+callbacks.kill._target_=conftest.SignalInIteration", "+callbacks.kill.iteration=13",
+        train(make_cfg(*SHORT, "+callbacks.kill._target_=helpers.SignalInIteration", "+callbacks.kill.iteration=13",
                        "+callbacks.kill.count=2"))
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "interrupted" and "last one written before" in record["reason"]

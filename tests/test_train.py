@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -358,6 +358,6 @@ def test_learning_rates_fall_linearly_to_zero_over_the_decay(make_cfg):
     train(make_cfg("steps=40", "iterations_per_batch=1", "optim.lr_decay_start=0.5", "optim.g_lr=1e-3",
                    "optim.d_lr=2e-3", "+callbacks.lrs._target_=test_train.LearningRates"))
     factors = [min(1.0, (1 - (t - 1) / 40) / 0.5) for t in range(1, 41)]  # iteration t uses (t - 1) / steps
-    g_lrs, d_lrs = zip(*LearningRates.last.seen)
+    g_lrs, d_lrs = zip(*LearningRates.last.seen, strict=True)
     assert g_lrs == pytest.approx([1e-3 * f for f in factors]) and d_lrs == pytest.approx([2e-3 * f for f in factors])
     assert factors[20] == 1 and factors[21] < 1 and factors[-1] == pytest.approx(0.05)

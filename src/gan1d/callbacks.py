@@ -2,21 +2,16 @@
 cadence (in iterations), so the training loop pays nothing for them in between."""
 
 import logging
-import os
-import pickle
-import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from gan1d.drawing import Painter
 from gan1d.errors import Diverged
 from gan1d.files import atomic_file, atomic_path, write_json
 from gan1d.metrics import Evaluator
@@ -24,7 +19,6 @@ from gan1d.metrics import Evaluator
 log = logging.getLogger(__name__)
 
 PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
-CLOSE_TIMEOUT_S = 30  # a drawing process that has not exited this long after its input ended is killed
 
 
 def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
@@ -55,88 +49,6 @@ class Evaluation(L.Callback):
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.dashboard.histogram("generated", samples, pl_module.iteration)
-
-
-class Painter:
-    """Draws figures in a separate process, so training never waits for matplotlib: on these small networks one
-    figure costs as much as 30 iterations. ``draw(fn, *args)`` returns at once with a Future of ``fn(*args)``;
-    ``fn`` must be a module-level function of plain arrays (it is pickled). ``background=False`` draws in the
-    calling thread instead.
-
-    The process is a fresh interpreter that imports numpy and matplotlib only (``gan1d.figures.serve``), started
-    on a thread of its own; figures asked for before it is up wait in a queue, not in the training loop. It is not
-    a multiprocessing pool on purpose: those children re-import the main script (torch, Lightning, and whatever the
-    script does at import). It runs in a session of its own, so a Ctrl-C at the terminal reaches the training
-    process alone (GracefulStop). If it cannot start or dies, the thread draws instead: figures are never lost.
-    """
-
-    def __init__(self, background: bool = True):
-        self.jobs = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._serve, daemon=True) if background else None
-        if self.thread is not None:
-            self.thread.start()
-
-    def draw(self, fn, *args) -> Future:
-        future = Future()
-        if self.thread is None:
-            _settle(future, fn, args)
-        else:
-            self.jobs.put((future, fn, args))
-        return future
-
-    def close(self) -> None:
-        """Returns once the figures already asked for are drawn (cancel their futures to skip them) and the drawing
-        process has exited: nothing of a run's drawing outlives it, so no thread is left running at interpreter
-        exit (a daemon thread in native code then aborts the process)."""
-        if self.thread is not None:
-            self.jobs.put(None)
-            self.thread.join()
-        self.thread = None
-
-    def _serve(self) -> None:
-        process = _drawing_process()
-        while (job := self.jobs.get()) is not None:
-            future, fn, args = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            if process is not None:
-                try:
-                    pickle.dump((fn, args), process.stdin)
-                    process.stdin.flush()
-                    ok, value = pickle.load(process.stdout)
-                except (OSError, EOFError, pickle.PickleError) as err:
-                    log.warning("figures are drawn in the training process: the drawing process failed (%r)", err)
-                    process = None
-                else:
-                    (future.set_result if ok else future.set_exception)(value)
-                    continue
-            _settle(future, fn, args)
-        if process is not None:
-            process.stdin.close()  # the process ends at the end of its input
-            try:
-                process.wait(timeout=CLOSE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _drawing_process() -> subprocess.Popen | None:
-    # PYTHONPATH: the process imports this very gan1d, installed or not.
-    path = os.pathsep.join(filter(None, (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH"))))
-    try:
-        return subprocess.Popen([sys.executable, "-c", "from gan1d.figures import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
-                                start_new_session=True)
-    except OSError as err:
-        log.warning("figures are drawn in the training process: no drawing process could start (%s)", err)
-        return None
-
-
-def _settle(future: Future, fn, args) -> None:
-    try:
-        future.set_result(fn(*args))
-    except Exception as err:  # raised where the result is read, as a pool would
-        future.set_exception(err)
 
 
 class Figures(L.Callback):

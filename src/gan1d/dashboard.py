@@ -12,10 +12,16 @@ Whatever the logger, the run dir keeps the final figures and ``metrics.json`` (t
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from gan1d.files import atomic_file
+
+if TYPE_CHECKING:
+    import torch
+    from lightning.pytorch.loggers import Logger
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -26,13 +32,13 @@ def png_size(png: bytes) -> tuple[int, int]:
 class Dashboard:
     """No logger (``logger=none``): nothing is shown anywhere."""
 
-    def __init__(self, logger, run_dir: str | Path):
+    def __init__(self, logger: "Logger | None", run_dir: str | Path):
         self.logger, self.run_dir = logger, Path(run_dir)
 
     def image(self, tag: str, png: bytes, step: int) -> None:
         """A PNG (already encoded, e.g. by the drawing process) at iteration ``step``."""
 
-    def histogram(self, tag: str, values, step: int) -> None:
+    def histogram(self, tag: str, values: "torch.Tensor", step: int) -> None:
         """The distribution of ``values`` at iteration ``step``."""
 
     def hparams(self, params: dict, metrics: dict[str, float]) -> None:
@@ -48,7 +54,7 @@ class TensorBoard(Dashboard):
         image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=png)
         self.logger.experiment.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
-    def histogram(self, tag: str, values, step: int) -> None:
+    def histogram(self, tag: str, values: "torch.Tensor", step: int) -> None:
         self.logger.experiment.add_histogram(tag, values, step)
 
     def hparams(self, params: dict, metrics: dict[str, float]) -> None:
@@ -77,7 +83,7 @@ class MLflow(Files):
         return path
 
 
-def for_logger(logger, run_dir: str | Path) -> Dashboard:
+def for_logger(logger: "Logger | None", run_dir: str | Path) -> Dashboard:
     from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger
 
     if logger is None:
@@ -93,7 +99,7 @@ class MLflowStore(Callback):
     """Hydra callback of ``logger=mlflow``: creates the store (its tables) and the experiment before a sweep's jobs
     start. Jobs running in parallel would race to do it, and all but one would fail."""
 
-    def on_multirun_start(self, config, **kwargs) -> None:
+    def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
         from mlflow import MlflowClient
 
         logger = config.logger

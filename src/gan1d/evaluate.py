@@ -7,13 +7,15 @@ data, two-sample against the held-out part, with the noise floor and dcr_ratio. 
 (``out=``, by default evaluation.json in the run directory). Needs no Lightning.
 """
 
+import os
 import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 import gan1d.conf  # noqa: F401  (registers the resolvers a run's saved config may use)
-from gan1d.errors import ConfigError, build_target, check_config
+from gan1d.checks import build_target, check_config
+from gan1d.errors import ConfigError
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
 from gan1d.sample import SampleError, checkpoint_path, parse_args, sample
@@ -24,7 +26,8 @@ USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALU
 DEFAULTS = {"ckpt": None, "n": 20_000, "seed": 0, "out": None, "config_dir": None}
 
 
-def evaluate(ckpt, target: list[str] | None = None, n: int = 20_000, seed: int = 0, config_dir=None) -> dict:
+def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 20_000, seed: int = 0,
+             config_dir: str | os.PathLike | None = None) -> dict:
     """Scores of ``n`` samples (noise seed ``seed``) from the generator in ``ckpt`` against ``target``: a list of
     overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on."""
     path = checkpoint_path(ckpt)
@@ -33,7 +36,7 @@ def evaluate(ckpt, target: list[str] | None = None, n: int = 20_000, seed: int =
     return {"ckpt": str(path), "target": repr(scored), "n": n, "seed": seed, **scores}
 
 
-def run_dir_of(ckpt) -> Path:
+def run_dir_of(ckpt: str | os.PathLike) -> Path:
     """The run directory of a checkpoint: the directory given, or the one holding checkpoints/last.ckpt."""
     path = Path(ckpt)
     if path.is_dir():
@@ -41,7 +44,7 @@ def run_dir_of(ckpt) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
-def trained_target(ckpt) -> DictConfig:
+def trained_target(ckpt: str | os.PathLike) -> DictConfig:
     """The target node of the run's saved config; a relative data path is taken from where that run started."""
     run_dir = run_dir_of(ckpt)
     saved = run_dir / ".hydra" / "config.yaml"
@@ -55,7 +58,7 @@ def trained_target(ckpt) -> DictConfig:
     return node
 
 
-def composed_target(overrides: list[str], config_dir=None) -> Target:
+def composed_target(overrides: list[str], config_dir: str | os.PathLike | None = None) -> Target:
     """The target ``gan1d.train OVERRIDES`` would train on, its config checked as gan1d.train checks it."""
     from hydra.errors import HydraException
 
@@ -81,8 +84,10 @@ def _one_line(message: str) -> str:
 
 def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
     """(target overrides, the other key=value arguments)."""
-    is_target = [a.split("=", 1)[0].lstrip("+~").split(".", 1)[0] == "target" for a in argv]
-    return [a for a, t in zip(argv, is_target) if t], [a for a, t in zip(argv, is_target) if not t]
+    def is_target(arg: str) -> bool:
+        return arg.split("=", 1)[0].lstrip("+~").split(".", 1)[0] == "target"
+
+    return [a for a in argv if is_target(a)], [a for a in argv if not is_target(a)]
 
 
 def main(argv: list[str] | None = None) -> None:

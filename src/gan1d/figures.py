@@ -11,13 +11,22 @@ import matplotlib
 matplotlib.use("Agg")
 
 import io  # noqa: E402
-from typing import NamedTuple  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple  # noqa: E402
 
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+if TYPE_CHECKING:  # the drawing process imports numpy and matplotlib only
+    import torch
 
-def plot_range(target, samples: np.ndarray) -> tuple[float, float]:
+    from gan1d.targets import Target
+
+Curve = Callable[[np.ndarray], np.ndarray]  # a function of x, e.g. D(x)
+
+
+def plot_range(target: "Target", samples: np.ndarray) -> tuple[float, float]:
     """Wide enough for the target's bulk and most generated samples, without letting outliers squash the plot."""
     import torch
 
@@ -40,7 +49,7 @@ def to_png(fig: Figure) -> bytes:
     return out.getvalue()
 
 
-def save_animation(frames: list[bytes], file, seconds_per_frame: float = 0.6) -> None:
+def save_animation(frames: list[bytes], file: BinaryIO, seconds_per_frame: float = 0.6) -> None:
     """An animated GIF of PNG frames (Pillow, which matplotlib already depends on)."""
     from PIL import Image
 
@@ -49,33 +58,9 @@ def save_animation(frames: list[bytes], file, seconds_per_frame: float = 0.6) ->
                    loop=0)
 
 
-def serve() -> None:
-    """The drawing process of a training run (gan1d.callbacks.Painter): reads pickled ``(fn, args)`` jobs from
-    stdin and answers each with a pickled ``(True, fn(*args))`` or ``(False, exception)`` on stdout, until its
-    input ends."""
-    import os
-    import pickle
-    import sys
-
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything else printed goes to stderr, not into the answers
-    jobs = sys.stdin.buffer
-    while True:
-        try:
-            fn, args = pickle.load(jobs)
-        except EOFError:
-            return
-        try:
-            answer = (True, fn(*args))
-        except Exception as err:
-            answer = (False, err)
-        pickle.dump(answer, answers)
-        answers.flush()
-
-
 class OverlayData(NamedTuple):
     """What an overlay shows, as plain arrays: computed where the target and the discriminator live, then drawn
-    anywhere (the training run draws in a separate process, see Painter)."""
+    anywhere (the training run draws in a separate process, gan1d.drawing)."""
 
     x: np.ndarray
     pdf: np.ndarray  # the target's pdf at x
@@ -87,7 +72,8 @@ class OverlayData(NamedTuple):
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
 
 
-def overlay_data(target, samples, title: str, d_curve=None, d_prob: bool = True, push_curve=None) -> OverlayData:
+def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
+                 push_curve: Curve | None = None) -> OverlayData:
     """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator."""
     import torch
 
@@ -128,16 +114,16 @@ def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
     fig = Figure(figsize=(6 * ncols, 3.8 * nrows), dpi=100)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.92, wspace=0.18, hspace=0.35)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, data in zip(axes, panels):
+    for ax, data in zip(axes, panels, strict=False):
         draw_overlay(ax, data)
     for ax in axes[len(panels):]:  # a last row that is not full
         ax.set_visible(False)
     return fig
 
 
-def draw_overlay(ax, data: OverlayData) -> None:
+def draw_overlay(ax: Axes, data: OverlayData) -> None:
     x, samples, (lo, hi) = data.x, data.samples, (data.x[0], data.x[-1])
-    # One stairs artist instead of ax.hist's one rectangle per bar: several times faster to build and draw.
+    # One stairs artist instead of ax.hist's one rectangle per bar: one artist to build and draw, not hundreds.
     density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
     ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
     ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
@@ -159,7 +145,7 @@ def draw_overlay(ax, data: OverlayData) -> None:
     ax.legend(handles, labels, fontsize=8, loc="upper left")
 
 
-def draw_push(ax, data: OverlayData) -> None:
+def draw_push(ax: Axes, data: OverlayData) -> None:
     """Where the generator's update moves a generated sample at each x, and how hard: -d loss_G / dx."""
     x, push = data.x, data.push
     ax.axhline(0, color="grey", lw=0.8)
@@ -183,7 +169,7 @@ class MapData(NamedTuple):
     noise: str  # the x-axis label
 
 
-def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400):
+def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400) -> "torch.Tensor":
     """The generator map's inputs, as a float32 tensor of points rows (for each category of a categorical code, in
     turn): the first noise coordinate across the noise's bulk (0.1% to 99.9% of a fixed sample), the others at the
     noise's median, then the category's one-hot code."""
@@ -203,7 +189,8 @@ def map_inputs(kind: str, dim: int, categories: int = 0, points: int = 400):
     return inputs.float()
 
 
-def map_data(target, kind: str, inputs, g: np.ndarray, title: str, dim: int = 1, categories: int = 0) -> MapData:
+def map_data(target: "Target", kind: str, inputs: "torch.Tensor", g: np.ndarray, title: str, dim: int = 1,
+             categories: int = 0) -> MapData:
     """``inputs`` from map_inputs, ``g`` the generator's output on them."""
     from gan1d.networks import noise_cdf
 
@@ -260,7 +247,7 @@ def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True
         if not points:
             continue
         ax = right if name.startswith("d_out") else left
-        steps, values = zip(*points)
+        steps, values = zip(*points, strict=True)
         ax.plot(steps, values, label=name, lw=1.2)
     left.set_title("losses", fontsize=10)
     meaning = f"{equilibrium:g} at equilibrium" if equilibrium is not None else "only real minus fake means something"
@@ -323,7 +310,7 @@ def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str)
     ceiling = 2 * scores[~failed].max() if (~failed).any() else 1.0
     shown = np.where(failed, ceiling, scores)
     best = int(np.argmin(np.where(failed, np.inf, scores)))
-    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items()):
+    for ax, (key, raw) in zip(np.atleast_1d(fig.subplots(1, len(values))), values.items(), strict=True):
         try:
             x = np.array(raw, dtype=float)
         except ValueError:  # a categorical choice

@@ -3,12 +3,14 @@
 import json
 import math
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to (for writers that take a path); on success it is renamed over
     ``path`` (atomic on POSIX), on failure removed."""
     path = Path(path)
@@ -21,7 +23,7 @@ def atomic_path(path: str | os.PathLike):
 
 
 @contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w"):
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success rename it over ``path``."""
     with atomic_path(path) as tmp, open(tmp, mode) as f:
         yield f

@@ -9,6 +9,7 @@ import csv
 import io
 import logging
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class DataError(ValueError):
     problem, which gan1d.train reports as it is."""
 
 
-def read_column(path, column=None, nonfinite: str = "drop") -> np.ndarray:
+def read_column(path: str | os.PathLike, column: str | int | None = None, nonfinite: str = "drop") -> np.ndarray:
     """The chosen column of ``path`` as float64 values, missing and non-finite ones left out (``nonfinite="drop"``,
     with a count in the log) or refused (``"refuse"``). The arguments are the ones Empirical has checked: a path,
     a column name, index or None, one of NONFINITE."""

@@ -6,6 +6,8 @@ shape, so training behaves the same wherever the target sits and however wide it
 constructor arguments, so a checkpoint can rebuild the generator with nothing but torch (see ``gan1d.sample``).
 """
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -31,7 +33,7 @@ def mlp(in_features: int, hidden: list[int], activations: str | list[str], out_f
     if len(activations) != len(hidden):
         raise ValueError(f"{len(hidden)} hidden layers need {len(hidden)} activations, got {list(activations)}")
     layers, width = [], in_features
-    for h, act in zip(hidden, activations):
+    for h, act in zip(hidden, activations, strict=True):
         if act not in ACTIVATIONS:
             raise ValueError(f"activation '{act}' is not one of {sorted(ACTIVATIONS)}")
         layers += [nn.Linear(width, h), ACTIVATIONS[act]()]
@@ -67,7 +69,8 @@ def noise_cdf(kind: str, z: torch.Tensor) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden=(64, 64), activations="elu",
+    def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden: Sequence[int] = (64, 64),
+                 activations: str | Sequence[str] = "elu",
                  categories: int = 0):
         super().__init__()
         activations = activations if isinstance(activations, str) else [str(a) for a in activations]
@@ -98,7 +101,8 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Maps a pack's features to one logit (the sigmoid lives in the loss, where it is numerically safe)."""
 
-    def __init__(self, in_features: int, hidden=(64, 64), activations="leaky_relu"):
+    def __init__(self, in_features: int, hidden: Sequence[int] = (64, 64),
+                 activations: str | Sequence[str] = "leaky_relu"):
         super().__init__()
         self.net = mlp(in_features, list(hidden), activations, 1)
 

@@ -44,7 +44,7 @@ class Diffs(Preprocessor):
 
     features_per_sample = 2
 
-    def features(self, z):
+    def features(self, z: torch.Tensor) -> torch.Tensor:
         p = z.reshape(-1, self.pack)
         return torch.cat([p, p - p.mean(1, keepdim=True)], 1)
 
@@ -54,7 +54,7 @@ class Variances(Preprocessor):
 
     features_per_sample = 2
 
-    def features(self, z):
+    def features(self, z: torch.Tensor) -> torch.Tensor:
         p = z.reshape(-1, self.pack)
         return torch.cat([p, (p - p.mean(1, keepdim=True)) ** 2], 1)
 
@@ -66,7 +66,7 @@ class Moments(Preprocessor):
     def width(self) -> int:
         return 4
 
-    def features(self, z):
+    def features(self, z: torch.Tensor) -> torch.Tensor:
         p = z.reshape(-1, self.pack)
         mean = p.mean(1, keepdim=True)
         centred = p - mean

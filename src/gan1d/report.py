@@ -19,12 +19,16 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.experimental.callback import Callback
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = ("job", "overrides", "status", "w1_over_std", "ks", "wall_s", "steps", "run_dir", "reason")
 # The rows over seeds, in summary.csv after the jobs' own (column "row": "job" or "seeds").
@@ -36,7 +40,7 @@ BAR = f"W1/sd <= {W1_BAR} and KS <= {KS_BAR}"
 class SweepSummary(Callback):
     """Hydra callback: summarise the sweep as soon as the multirun ends."""
 
-    def on_multirun_end(self, config, **kwargs) -> None:
+    def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
         rows = summarise(Path(config.hydra.sweep.dir))
         failed = [r["job"] for r in rows if r["status"] != "ok"]
         print(f"sweep summary: {Path(config.hydra.sweep.dir) / 'summary.md'}")
@@ -122,8 +126,9 @@ def seed_groups(rows: list[dict], keys: list[str]) -> list[dict]:
     for setting, jobs in jobs_of.items():
         done = [r for r in jobs if math.isfinite(_score(r)) and r.get("ks") is not None]
         w1, ks = [r["w1_over_std"] for r in done], [r["ks"] for r in done]
-        groups.append({"setting": dict(zip(others, setting)), "jobs": [r["job"] for r in jobs], "seeds": len(jobs),
-                       "passed": sum(a <= W1_BAR and b <= KS_BAR for a, b in zip(w1, ks)),
+        groups.append({"setting": dict(zip(others, setting, strict=True)), "jobs": [r["job"] for r in jobs],
+                       "seeds": len(jobs),
+                       "passed": sum(a <= W1_BAR and b <= KS_BAR for a, b in zip(w1, ks, strict=True)),
                        "failed": len(jobs) - len(done),
                        "median_w1_over_std": statistics.median(w1) if done else None,
                        "worst_w1_over_std": max(w1, default=None), "median_ks": statistics.median(ks) if done else None,
@@ -182,7 +187,7 @@ def _sort_values(values):
         return sorted(values)
 
 
-def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: bool = False):
+def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: bool = False) -> "Figure":
     """For a search, each searched key against W1/sd. Otherwise a heatmap of W1/sd over two swept keys, bars (one
     per job) else; with seeds swept, one cell or bar per setting of the other keys, at the median over its seeds.
     Failed jobs show as such."""
@@ -202,12 +207,12 @@ def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: b
         what = f"median W1/sd over seeds ({groups[0]['seeds']} each) of {len(groups)} settings"
     if len(keys) == 2 and all(k in c for c in chosen for k in keys):
         xs, ys = (_sort_values({c[k] for c in chosen}) for k in keys)
-        cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores)}
+        cells = {(c[keys[0]], c[keys[1]]): score for c, score in zip(chosen, scores, strict=True)}
         # Every cell of the grid exactly once (not, say, an Optuna search's points, which may repeat one cell and
         # miss another even where their number fills the grid).
         if len(cells) == len(xs) * len(ys) == len(chosen):
             return sweep_heatmap([[cells[(x, y)] for x in xs] for y in ys], xs, ys, keys, what)
-    labels = [" ".join(c.get(k, "") for k in keys) or name for c, name in zip(chosen, names)]
+    labels = [" ".join(c.get(k, "") for k in keys) or name for c, name in zip(chosen, names, strict=True)]
     return sweep_bars(labels, scores, ", ".join(keys) or "job", what)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.errors import SEED, ConfigError, integer_in, is_text, show
+from gan1d.checks import SEED, integer_in, is_text, show
+from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
@@ -57,7 +58,7 @@ def load_generator(path: str | os.PathLike) -> Generator:
     return generator.eval()
 
 
-def sample(ckpt, n: int, seed: int = 0) -> np.ndarray:
+def sample(ckpt: str | os.PathLike, n: int, seed: int = 0) -> np.ndarray:
     generator = load_generator(ckpt)
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
 

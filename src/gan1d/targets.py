@@ -8,6 +8,7 @@ global RNG.
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,11 @@ FLOAT32_LIMIT, FLOAT32_RESOLUTION = 1e30, 1e-4
 class BadArgument(ValueError):
     """A target argument out of range, named: gan1d.train reports it in one line as ``target.NAME=VALUE ...``."""
 
-    def __init__(self, name: str, value, allowed: str):
+    def __init__(self, name: str, value: object, allowed: str):
         super().__init__(f"{name}={show(value)} is not allowed: it must be {allowed}")
 
 
-def show(value) -> str:
+def show(value: object) -> str:
     """A value as the user would have typed it on the command line."""
     if isinstance(value, str):
         return repr(value)
@@ -39,29 +40,29 @@ def show(value) -> str:
     return str(list(value)) if _is_list(value) else str(value)
 
 
-def _is_list(value) -> bool:
+def _is_list(value: object) -> bool:
     return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__iter__")
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def number(name: str, value, positive: bool = False) -> float:
+def number(name: str, value: object, positive: bool = False) -> float:
     """``value`` as a float, or BadArgument naming ``name``."""
     if not _is_number(value) or (positive and value <= 0):
         raise BadArgument(name, value, "a positive finite number" if positive else "a finite number")
     return float(value)
 
 
-def integer(name: str, value, low: int) -> int:
+def integer(name: str, value: object, low: int) -> int:
     """``value`` if it is an integer >= ``low``, else BadArgument naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise BadArgument(name, value, "a positive integer" if low == 1 else f"an integer >= {low}")
     return value
 
 
-def numbers(name: str, values, positive: bool = False) -> list[float]:
+def numbers(name: str, values: object, positive: bool = False) -> list[float]:
     if not _is_list(values) or len(values) == 0 or not all(_is_number(v) and (v > 0 or not positive) for v in values):
         raise BadArgument(name, values, "a non-empty list of " + ("positive " if positive else "") + "finite numbers")
     return [float(v) for v in values]
@@ -102,7 +103,7 @@ class Target:
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64))
 
-    def quantile(self, p) -> np.ndarray:
+    def quantile(self, p: np.ndarray) -> np.ndarray:
         """The inverse cdf at probabilities ``p`` (an array in (0, 1)), in float64."""
         return self.dist.icdf(torch.as_tensor(p, dtype=torch.float64)).numpy()
 
@@ -122,11 +123,12 @@ class Target:
         return f"{type(self).__name__}(mean={self.mean:.4g}, std={self.std:.4g})"
 
 
-def _f64(value) -> torch.Tensor:
+def _f64(value: float | list[float]) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float64)
 
 
-def _moments(mean, std, skew, kurtosis) -> dict[str, float | None]:
+def _moments(mean: float | None, std: float | None, skew: float | None,
+             kurtosis: float | None) -> dict[str, float | None]:
     return {"mean": mean, "std": std, "skew": skew, "kurtosis": kurtosis}
 
 
@@ -135,7 +137,7 @@ class Gaussian(Target):
         super().__init__(D.Normal(_f64(number("mean", mean)), _f64(number("std", std, positive=True))))
         self.check_float32(("mean", mean), ("std", std))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         return _moments(self.mean, self.std, 0.0, 0.0)
 
 
@@ -146,7 +148,7 @@ class Uniform(Target):
         super().__init__(D.Uniform(_f64(float(low)), _f64(float(high))))
         self.check_float32(("low", low), ("high", high))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         return _moments(self.mean, self.std, 0.0, -1.2)
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,7 +165,8 @@ class Uniform(Target):
 class Mixture(Target):
     """Weighted Gaussians; weights need not sum to one."""
 
-    def __init__(self, weights=(0.5, 0.5), means=(-2.0, 2.0), stds=(0.5, 0.5)):
+    def __init__(self, weights: Sequence[float] = (0.5, 0.5), means: Sequence[float] = (-2.0, 2.0),
+                 stds: Sequence[float] = (0.5, 0.5)):
         weights, means = numbers("weights", weights, positive=True), numbers("means", means)
         stds = numbers("stds", stds, positive=True)
         if not len(weights) == len(means) == len(stds):
@@ -179,7 +182,7 @@ class Mixture(Target):
             D.MixtureSameFamily(D.Categorical(probs=weights / weights.sum()), D.Normal(_f64(means), _f64(stds)))
         )
 
-    def quantile(self, p) -> np.ndarray:
+    def quantile(self, p: np.ndarray) -> np.ndarray:
         # No closed form: bisection on the cdf, inside a bracket that holds every component's 1e-300 tails.
         w, mu, sd = (t[:, None] for t in self.modes())
         p = torch.as_tensor(p, dtype=torch.float64)
@@ -190,7 +193,7 @@ class Mixture(Target):
             lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
         return ((lo + hi) / 2).numpy()
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         # Central moments as weighted sums over the components: each is N(d, sd^2) around the mixture's mean.
         w, mu, sd = (t.numpy() for t in self.modes())
         mean = float((w * mu).sum())
@@ -232,7 +235,7 @@ class Laplace(Target):
         super().__init__(D.Laplace(_f64(number("loc", loc)), _f64(number("scale", scale, positive=True))))
         self.check_float32(("loc", loc), ("scale", scale))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         return _moments(self.mean, self.std, 0.0, 3.0)
 
 
@@ -243,14 +246,14 @@ class Exponential(Target):
         super().__init__(D.Exponential(_f64(number("rate", rate, positive=True))))
         self.check_float32(None, ("rate", rate))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         return _moments(self.mean, self.std, 2.0, 6.0)
 
-    def pdf(self, x):
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64)
         return torch.where(x >= 0, self.dist.rate * torch.exp(-self.dist.rate * x.clamp_min(0)), 0.0)
 
-    def cdf(self, x):
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64).clamp_min(0))
 
 
@@ -261,16 +264,16 @@ class LogNormal(Target):
         super().__init__(D.LogNormal(_f64(number("mu", mu)), _f64(number("sigma", sigma, positive=True))))
         self.check_float32(("mu", mu), ("sigma", sigma))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         s2 = float(self.dist.scale) ** 2
         return _moments(self.mean, self.std, (math.exp(s2) + 2) * math.sqrt(math.expm1(s2)),
                         math.exp(4 * s2) + 2 * math.exp(3 * s2) + 3 * math.exp(2 * s2) - 6)
 
-    def pdf(self, x):
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64)
         return torch.where(x > 0, self.dist.log_prob(x.clamp_min(1e-300)).exp(), 0.0)
 
-    def cdf(self, x):
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
         return self.dist.cdf(torch.as_tensor(x, dtype=torch.float64).clamp_min(1e-300))
 
 
@@ -282,12 +285,12 @@ class StudentT(Target):
         super().__init__(D.StudentT(_f64(df), _f64(loc), _f64(scale)))
         self.check_float32(("loc", loc), ("df", df) if df < 1 else ("scale", scale))
 
-    def quantile(self, p) -> np.ndarray:
+    def quantile(self, p: np.ndarray) -> np.ndarray:
         from scipy import special
 
         return float(self.dist.loc) + float(self.dist.scale) * special.stdtrit(float(self.dist.df), np.asarray(p))
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         # The k-th moment exists for df > k only: the mean for df > 1, the std for 2, the skew for 3, kurtosis for 4.
         df = float(self.dist.df)
         return _moments(self.mean if df > 1 else None, float(self.dist.stddev) if df > 2 else None,
@@ -306,7 +309,7 @@ class StudentT(Target):
         t = torch.cat(out)[:n]
         return (self.dist.loc + self.dist.scale * t).float()
 
-    def cdf(self, x):
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
         # The regularised incomplete beta function, which torch lacks; scipy has it.
         from scipy import special
 
@@ -368,7 +371,7 @@ class Empirical(Target):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self._train[torch.randint(len(self._train), (n,), generator=generator)]
 
-    def pdf(self, x) -> torch.Tensor:
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
         # A Gaussian kernel on every held-out value, summed in blocks to bound the memory at 4,096 x len(x).
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
         density = np.zeros(x.shape)
@@ -380,15 +383,15 @@ class Empirical(Target):
     def pdf_label(self) -> str:
         return f"held-out data (KDE of {len(self.held_out)} values)"
 
-    def cdf(self, x) -> torch.Tensor:
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
         return torch.from_numpy(np.searchsorted(self.held_out, x, side="right") / len(self.held_out))
 
-    def quantile(self, p) -> np.ndarray:
+    def quantile(self, p: np.ndarray) -> np.ndarray:
         # The inverse of the step cdf above: the smallest held-out value whose cdf reaches p.
         return np.quantile(self.held_out, np.asarray(p, dtype=np.float64), method="inverted_cdf")
 
-    def moments(self):
+    def moments(self) -> dict[str, float | None]:
         # The held-out part's, by the same estimator as the generated samples' (metrics imports this module).
         from gan1d.metrics import moments
 

@@ -24,7 +24,8 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan1d.errors import ConfigError, Diverged, build_trainer, check_config
+from gan1d.checks import build_trainer, check_config
+from gan1d.errors import ConfigError, Diverged
 from gan1d.files import write_json
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
