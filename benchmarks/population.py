@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
                 print(f"repeat {repeat}: {name} {walls[name][-1]:.1f} s", flush=True)
         last = args.repeats - 1
         rows = compare(*(jobs(Path(tmp) / f"{name}{last}") for name in LAUNCHERS))
-    ratios = [b / p for b, p in zip(walls["basic"], walls["population"])]
+    ratios = [b / p for b, p in zip(walls["basic"], walls["population"], strict=True)]
     table = markdown(device, args, walls, ratios, rows)
     print("\n" + table)
     suffix = "_gpu" if gpu else ""

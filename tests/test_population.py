@@ -76,7 +76,8 @@ def test_stacked_adam_is_torch_adam_for_each_replica():
     active = torch.ones(len(lrs), dtype=torch.bool)
     adam = StackedAdam(stacked, lr=lrs, active=active, betas=(0.5, 0.999))
     # As GAN1D.configure_optimizers makes a solo run's.
-    adams = [torch.optim.Adam(params, lr=float(lr), betas=(0.5, 0.999), fused=True) for params, lr in zip(solo, lrs)]
+    adams = [torch.optim.Adam(params, lr=float(lr), betas=(0.5, 0.999), fused=True)
+             for params, lr in zip(solo, lrs, strict=True)]
     for step in range(30):
         if step == 20:
             active[1] = False  # a replica that stopped keeps its weights from then on
@@ -90,9 +91,9 @@ def test_stacked_adam_is_torch_adam_for_each_replica():
             if active[k]:
                 opt.step()
     for k in (0, 2):
-        for p, q in zip(stacked, solo[k]):
+        for p, q in zip(stacked, solo[k], strict=True):
             torch.testing.assert_close(p[k], q, rtol=0, atol=1e-6)
-    for p, q in zip(stacked, stopped):
+    for p, q in zip(stacked, stopped, strict=True):
         assert torch.equal(p[1], q)
 
 

@@ -55,7 +55,7 @@ class MinibatchStream(IterableDataset):
         real (n, d_steps, B, 1), noise (n, d_steps + g_steps, B, noise_dim + categories) and the gradient penalty's
         mixing weights (n, d_steps, mixing_weights, 1)."""
         end = min((first // self.iterations_per_batch + 1) * self.iterations_per_batch, self.steps)
-        return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, end))))
+        return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, end)), strict=True))
 
     def __iter__(self):
         info = get_worker_info()

@@ -143,7 +143,7 @@ class GAN1D(L.LightningModule):
 
     def _eager_iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
         if self.lr_decay_start < 1:
-            for opt, lr in zip((opt_g, opt_d), self.learning_rates(done)):
+            for opt, lr in zip((opt_g, opt_d), self.learning_rates(done), strict=True):
                 opt.optimizer.param_groups[0]["lr"] = lr
         self._iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
 
@@ -202,13 +202,13 @@ class GAN1D(L.LightningModule):
         """The values of the static iteration's schedule buffers for iterations first .. first + n - 1, one tensor
         per buffer, computed on the host by the eager path's own functions and sent with the batch."""
         done = range(first, first + n)
-        rows = list(zip(*map(self.learning_rates, done))) if self.lr_decay_start < 1 else []
+        rows = list(zip(*map(self.learning_rates, done), strict=True)) if self.lr_decay_start < 1 else []
         if self.generator_ema is not None:
             rows.append(list(map(self.ema_weight, done)))
         if not rows:
             return []
         values = torch.tensor(rows, dtype=torch.float64).to(self.device, non_blocking=True)
-        return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):])]
+        return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):], strict=True)]
 
     def _end_iteration(self, opt_g, opt_d, done: int):
         self._steps.count((opt_d,) * self.d_steps + (opt_g,) * self.g_steps)
@@ -223,7 +223,7 @@ class GAN1D(L.LightningModule):
         """Report the means of the logged values over the log_every iterations up to ``done``."""
         if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
             raise Diverged(nonfinite(done, self.log_every))
-        self.report(dict(zip(self.logged, means)))
+        self.report(dict(zip(self.logged, means, strict=True)))
 
     # The three computations an iteration is made of. A population (gan1d.population) runs these same methods on
     # each replica's weights under torch.func.vmap; everything else in a step works on a batch of replicas as on one

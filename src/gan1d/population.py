@@ -175,7 +175,7 @@ class StackedAdam(torch.optim.Optimizer):
         # config, on the device, as the population set them up (a decaying rate is set again every iteration).
         own = [{k: v for k, v in group.items() if k != "params"} for group in self.param_groups]
         super().load_state_dict(state_dict)
-        for group, hyperparameters in zip(self.param_groups, own):
+        for group, hyperparameters in zip(self.param_groups, own, strict=True):
             group.update(hyperparameters)
 
 
@@ -262,7 +262,7 @@ class Population(GAN1D):
 
     @torch.no_grad()
     def _update_ema(self, weight: torch.Tensor):
-        for average, current in zip(self._ema_params, self._g_params):
+        for average, current in zip(self._ema_params, self._g_params, strict=True):
             each = (-1,) + (1,) * (average.dim() - 1)
             moved = average.lerp(current, weight.to(average.dtype).view(each))
             average.copy_(torch.where(self.active.view(each), moved, average))
@@ -274,7 +274,7 @@ class Population(GAN1D):
             if job.error is None:
                 values = [m[k] for m in means]
                 if all(map(math.isfinite, values)):
-                    self.for_job(k, job.module.report, dict(zip(self.logged, values)))
+                    self.for_job(k, job.module.report, dict(zip(self.logged, values, strict=True)))
                 else:
                     self.end_job(k, Diverged(nonfinite(done, self.log_every)))
 
@@ -292,7 +292,8 @@ class Population(GAN1D):
         arguments after the trainer and module, for job k."""
         for k, job in enumerate(self.jobs):
             if job.error is None:
-                self.for_job(k, lambda: [getattr(c, hook)(job.trainer, job.module, *args(k)) for c in job.callbacks])
+                self.for_job(k, lambda job=job, k=k: [getattr(c, hook)(job.trainer, job.module, *args(k))
+                                                   for c in job.callbacks])
 
     def end_job(self, k: int, err: BaseException, alone: bool = True) -> None:
         """Job ``k`` stops on ``err``: its updates stop, and its callbacks and logger see the exception as in a solo
@@ -322,7 +323,7 @@ class Population(GAN1D):
         checkpoint = self.trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         checkpoint["state_dict"] = job.module.state_dict()
         checkpoint["optimizer_states"] = [solo_state(opt, solo, k) for opt, solo in
-                                          zip(self.trainer.optimizers, job.optimizers)]
+                                          zip(self.trainer.optimizers, job.optimizers, strict=True)]
         checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in job.callbacks if c.state_dict()}
         for callback in job.callbacks:
             callback.on_save_checkpoint(job.trainer, job.module, checkpoint)
@@ -339,7 +340,7 @@ class Population(GAN1D):
 
 def solo_state(stacked: StackedAdam, solo: torch.optim.Adam, k: int) -> dict:
     """Replica ``k``'s slice of ``stacked``'s state, as ``solo``, a torch.optim.Adam over its weights, keeps it."""
-    for p, q in zip(stacked.param_groups[0]["params"], solo.param_groups[0]["params"]):
+    for p, q in zip(stacked.param_groups[0]["params"], solo.param_groups[0]["params"], strict=True):
         solo.state[q] = {key: value[k] for key, value in stacked.state[p].items()}
     solo.param_groups[0]["lr"] = float(stacked.param_groups[0]["lr"][k])
     return solo.state_dict()
@@ -484,8 +485,8 @@ class Stacked(IterableDataset):
         self.streams = streams
 
     def __iter__(self):
-        for batches in zip(*self.streams):
-            yield tuple(torch.stack(parts, 2) for parts in zip(*batches))
+        for batches in zip(*self.streams, strict=True):
+            yield tuple(torch.stack(parts, 2) for parts in zip(*batches, strict=True))
 
 
 class PopulationData(L.LightningDataModule):
@@ -577,7 +578,7 @@ def resume_from(jobs: list[Job], folder: Path) -> Path | None:
         raise ConfigError("ckpt_path: the jobs of a population must resume from the same iteration")
     log.info("the population resumes from its jobs' checkpoints, after optimizer step %d",
              checkpoints[0]["global_step"])
-    for job, checkpoint in zip(jobs, checkpoints):
+    for job, checkpoint in zip(jobs, checkpoints, strict=True):
         for callback in job.callbacks:
             if callback.state_key in checkpoint.get("callbacks", {}):
                 callback.load_state_dict(checkpoint["callbacks"][callback.state_key])

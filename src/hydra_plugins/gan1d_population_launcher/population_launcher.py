@@ -51,7 +51,7 @@ class PopulationLauncher(Launcher):
                 returns[members[0]] = self._alone(configs[members[0]])
             else:
                 log.info("\tpopulation of %d: %s", len(members), numbers)
-                for i, ret in zip(members, self._population([configs[i] for i in members])):
+                for i, ret in zip(members, self._population([configs[i] for i in members]), strict=True):
                     returns[i] = ret
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return returns
@@ -127,7 +127,7 @@ class PopulationLauncher(Launcher):
                 record_failure(Path(cfg.run_dir), failure(err))
             values = [math.nan] * len(cfgs)
         returns = []
-        for config, value in zip(configs, values):
+        for config, value in zip(configs, values, strict=True):
             with as_job(config):
                 returns.append(job_return(config, value))
                 callbacks.on_job_end(config=config, job_return=returns[-1])
