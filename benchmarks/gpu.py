@@ -12,7 +12,7 @@ one core (``os.sched_setaffinity``) with one torch thread. Rows:
 - ``gpu, eager``: ``trainer.accelerator=gpu cuda_graph=false``, one kernel launch at a time;
 - ``gpu, CUDA graph``: ``trainer.accelerator=gpu``, each iteration one replayed graph (gan1d's default there);
 - with ``--compile``, ``gpu, torch.compile``: the same static step under ``torch.compile(mode="reduce-overhead")``
-  (CUDA graphs made by Inductor) instead of gan1d's explicit capture, the issue's other candidate. It is not a gan1d
+  (CUDA graphs made by Inductor) instead of gan1d's explicit capture, the other way to capture. It is not a gan1d
   option; the step takes a gradient of a gradient (R1), and a run that fails is reported in its row.
 
 The runs go round the rows ``repeats`` times (each round in another order); each row's figure is the median, and

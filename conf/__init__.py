@@ -24,7 +24,7 @@ def run_name(run_dir: str) -> str:
 _ABSENT = object()
 
 
-def hparams(keys: list[str], _root_: DictConfig) -> dict:
+def hparams(keys: list[str], _root_: DictConfig) -> DictConfig:
     """The values of the config's dotted ``keys``, for a run's hyperparameter record: each named by its last part
     (``optim.g_lr``: ``g_lr``), a ``_target_`` by its group (``target._target_``: ``target``)."""
     named = {}
@@ -33,7 +33,7 @@ def hparams(keys: list[str], _root_: DictConfig) -> dict:
         if value is _ABSENT:
             raise KeyError(f"gan1d.hparams: {key} is not a key of the config")
         named[key.removesuffix("._target_").rsplit(".", 1)[-1]] = value
-    return named
+    return OmegaConf.create(named)  # a config, not a dict: OmegaConf.resolve can then put it in place
 
 OmegaConf.register_new_resolver("gan1d.iterations_per_batch", iterations_per_batch, replace=True)
 OmegaConf.register_new_resolver("gan1d.hparams", hparams, replace=True)

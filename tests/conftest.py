@@ -2,10 +2,8 @@
 helpers they share are in helpers.py."""
 
 import pytest
+from helpers import SHRINK
 from hydra import compose, initialize_config_module
-
-# Small enough to run in seconds, with every cadence hit at least once.
-SHRINK = ["steps=40", "log_every=10", "eval_every=20", "figure_every=20", "data.eval_size=2000"]
 
 
 @pytest.fixture

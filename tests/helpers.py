@@ -9,6 +9,9 @@ import sys
 import lightning as L
 import torch
 
+# Small enough to run in seconds, with every cadence hit at least once.
+SHRINK = ["steps=40", "log_every=10", "eval_every=20", "figure_every=20", "data.eval_size=2000"]
+
 
 def run_cli(module: str, *args: str, cwd: str | os.PathLike, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` the way a user would, from ``cwd``."""

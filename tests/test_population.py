@@ -6,7 +6,7 @@ import shutil
 import lightning as L
 import pytest
 import torch
-from conftest import SHRINK, SignalAt, run_cli
+from helpers import SHRINK, SignalAt, run_cli
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -106,7 +106,7 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
         assert population_key(make_cfg(override)) not in (None, base), override
     # Jobs a population cannot train run alone.
     assert population_key(make_cfg("+trainer.precision=bf16-mixed")) is None
-    assert population_key(make_cfg("+callbacks.hook._target_=conftest.SignalInIteration")) is None
+    assert population_key(make_cfg("+callbacks.hook._target_=helpers.SignalInIteration")) is None
     assert population_key(make_cfg("optim.g_lr=-1")) is None
     # One key's jobs together in chunks of at most `most`, in the order of their first job.
     assert group(["a", None, "a", "b", "a"], most=2) == [[0, 2], [1], [3], [4]]

@@ -70,12 +70,12 @@ class Figures(L.Callback):
         self.map_inputs = None  # the generator map's noise, the same at every figure point
         self.pending = []  # (iteration, tag, future of the PNG), oldest first
         self.last = {}  # tag: its latest PNG
-        self.frames = []  # the overlays' PNGs: a long run's figures take a few MB, not 0.9 MB each of raw pixels
+        self.frames = []  # the overlays' PNGs, not raw pixels: a long run keeps them all
 
     def on_fit_start(self, trainer, pl_module):
         from gan1d.figures import map_inputs
 
-        # The drawing process takes a second to start (matplotlib's import): it pays off when figures are drawn
+        # The drawing process is slow to start (matplotlib's import): it pays off when figures are drawn
         # while training goes on, not for a short run whose one or two figures come at its end. The jobs of a
         # population share one, set before (gan1d.population).
         if self.painter is None:

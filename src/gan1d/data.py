@@ -7,8 +7,7 @@ resumed at iteration ``i`` sees exactly the data it would have seen, whatever th
 however the iterations are grouped into batches, and every rank sees different data.
 
 One loader batch holds ``iterations_per_batch`` iterations' worth (the last one fewer, to end at ``steps``):
-Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations; at one
-iteration per batch it was about a fifth of the training loop on these small networks.
+Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations.
 """
 
 import itertools

@@ -8,46 +8,47 @@ Wasserstein critic loss, which needs a gradient penalty (``model.gp_gamma``, see
 Each averages over the last dimension, the samples: a population's outputs (replicas, n) give one loss per replica.
 """
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
 
-def d_non_saturating(real, fake):
+def d_non_saturating(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     # -log D(x) - log(1 - D(G(z))), with D = sigmoid(logit)
     return F.softplus(-real).mean(-1) + F.softplus(fake).mean(-1)
 
 
-def g_non_saturating(fake):
+def g_non_saturating(fake: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake).mean(-1)  # -log D(G(z))
 
 
-def g_minimax(fake):
+def g_minimax(fake: torch.Tensor) -> torch.Tensor:
     return -F.softplus(fake).mean(-1)  # log(1 - D(G(z))), minimised
 
 
-def d_lsgan(real, fake):
+def d_lsgan(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((real - 1).pow(2).mean(-1) + fake.pow(2).mean(-1))
 
 
-def g_lsgan(fake):
+def g_lsgan(fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fake - 1).pow(2).mean(-1)
 
 
-def d_hinge(real, fake):
+def d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.relu(1 - real).mean(-1) + F.relu(1 + fake).mean(-1)
 
 
-def g_hinge(fake):
+def g_hinge(fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean(-1)
 
 
-def d_wgan(real, fake):
+def d_wgan(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return fake.mean(-1) - real.mean(-1)
 
 
-def g_wgan(fake):
+def g_wgan(fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean(-1)
 
 
@@ -72,7 +73,7 @@ D_OUTPUT = {
 
 
 @contextmanager
-def frozen(params: list[torch.Tensor]):
+def frozen(params: list[torch.Tensor]) -> Iterator[None]:
     """No gradients for ``params`` inside the block."""
     for p in params:
         p.requires_grad_(False)
@@ -91,8 +92,8 @@ def gradient_norm_penalty(d_out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 0.5 * grad.pow(2).sum((-2, -1)) / d_out.shape[-1]
 
 
-def gradient_penalty(critic, pack: int, z_real: torch.Tensor, z_fake: torch.Tensor, alpha: torch.Tensor,
-                     one_sided: bool = True) -> torch.Tensor:
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], pack: int, z_real: torch.Tensor,
+                     z_fake: torch.Tensor, alpha: torch.Tensor, one_sided: bool = True) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E(||grad D(x_hat)|| - 1)^2 at random points between real and fake packs,
     x_hat = alpha real + (1 - alpha) fake with ``alpha`` uniform in [0, 1), one per pack (shape (packs, 1), or
     (replicas, packs, 1)); ``critic`` maps standardised samples to D's output. One-sided (Petzka et al. 2018)

@@ -109,7 +109,7 @@ class GAN1D(L.LightningModule):
             self._ema_params = list(self.generator_ema.parameters())
         self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         # fused Adam runs the whole update in one kernel: fewer Python calls on these tiny networks.
         adam = partial(torch.optim.Adam, betas=self.betas, fused=True)
         return adam(self.generator.parameters(), lr=self.g_lr), adam(self.discriminator.parameters(), lr=self.d_lr)
@@ -124,7 +124,7 @@ class GAN1D(L.LightningModule):
         return self.global_step // (self.d_steps + self.g_steps)
 
     # -- training -----------------------------------------------------------------------------------------------
-    def training_step(self, batch, batch_idx):
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         # A batch holds several iterations (see gan1d.data): Lightning's per-batch work is paid once for all.
         opt_g, opt_d = self.optimizers()
         first, n = self.iteration + 1, len(batch[0])
@@ -321,7 +321,7 @@ class GAN1D(L.LightningModule):
             (grad,) = torch.autograd.grad(per_sample, x)
         return -grad.squeeze(1)
 
-    def on_save_checkpoint(self, checkpoint):
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
         # The optimizers as an eager run saves them, so that any run resumes from the checkpoint: a CUDA graph's
@@ -330,7 +330,7 @@ class GAN1D(L.LightningModule):
             for group in state["param_groups"]:
                 group["lr"], group["capturable"] = float(group["lr"]), False
 
-    def on_load_checkpoint(self, checkpoint):
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
         # A finished run's last checkpoint is written at its last batch, which Lightning marks as the epoch's last:
         # resumed, the epoch would end at once. Where the one epoch ends is the stream's to say (at `steps`, which
         # a resumed run may have raised: "train it longer"), so the resumed loop takes it as mid-epoch.

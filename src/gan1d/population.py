@@ -34,9 +34,11 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, Painter, RunRecord
+from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, RunRecord
+from gan1d.checks import build_trainer, check_config
 from gan1d.data import StreamDataModule
-from gan1d.errors import ConfigError, Diverged, build_trainer, check_config
+from gan1d.drawing import Painter
+from gan1d.errors import ConfigError, Diverged
 from gan1d.module import GAN1D, nonfinite
 from gan1d.sample import checkpoint_path
 from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks

@@ -129,7 +129,7 @@ def build_run(cfg: DictConfig, target) -> Run:
 def quiet_frameworks() -> None:
     """Lightning's and torch's messages that a gan1d user cannot act on, and Lightning's second console handler."""
     # Lightning prints through a console handler of its own *and* passes records on to the root logger that Hydra
-    # set up, so every line came twice. Hydra's handlers alone put them on the console and in the run's train.log.
+    # set up, so every line would come twice. Hydra's handlers alone put them on the console and in the run's train.log.
     logging.getLogger("lightning").handlers.clear()
     # The stream resumes exactly by itself (item i depends only on the seed and i), so this caution does not apply.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
@@ -142,8 +142,8 @@ def quiet_frameworks() -> None:
 
 @contextmanager
 def frozen_garbage():
-    # torch, Lightning and Hydra leave ~430,000 long-lived objects, which every full garbage collection re-scanned
-    # (0.37 s, in the middle of training). Frozen, they are skipped; what the run creates is collected as usual.
+    # The framework's long-lived objects, frozen out of the collector: a full collection mid-training does not rescan
+    # them; what the run creates is collected as usual.
     gc.freeze()
     try:
         yield
