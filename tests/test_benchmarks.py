@@ -111,3 +111,14 @@ def test_population_benchmark_smoke(tmp_path, capsys):
     assert [(row["seed"], row["g_lr"]) for row in result["jobs"]] == [(0, 1e-3), (1, 1e-3)]
     assert all(row["solo_w1_over_std"] == pytest.approx(row["replica_w1_over_std"], rel=1e-5) for row in result["jobs"])
     assert (tmp_path / "population.md").read_text().startswith("device: CPU")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sweep", "run"])
+def test_exit_stress_smoke(tmp_path, capsys, kind):
+    import exit_stress
+
+    rows = exit_stress.main(["--kind", kind, "--repeats", "1", "--seeds", "2", "--steps", "20", "--out", str(tmp_path)])
+    assert [(row["rc"], row["clean"]) for row in rows] == [(0, True)], capsys.readouterr().out
+    runs = list((tmp_path / "attempt0").glob("*/metrics.json" if kind == "sweep" else "metrics.json"))
+    assert len(runs) == (2 if kind == "sweep" else 1)  # every job of the sweep ran
