@@ -39,6 +39,7 @@ PRESETS = {
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
     "multimodal": ["experiment=multimodal"],
+    "multimodal_one_d_step": ["experiment=multimodal", "model.d_steps=1"],
     "multimodal_no_categories": ["experiment=multimodal", "model.generator.categories=0"],
     "multimodal_noise_dim_1": ["experiment=multimodal", "model.generator.noise_dim=1"],
     "multimodal_no_decay": ["experiment=multimodal", "optim.lr_decay_start=1"],
