@@ -111,8 +111,10 @@ def overlay_png(data: OverlayData) -> bytes:
 def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
     """Several overlays in one figure, e.g. two recipes side by side."""
     nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(6 * ncols, 3.8 * nrows), dpi=100)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1, top=0.92, wspace=0.18, hspace=0.35)
+    height = 3.8 * nrows
+    fig = Figure(figsize=(6 * ncols, height), dpi=100)
+    # Margins in inches, not fractions: a tall gallery would otherwise open and close on inches of white.
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.38 / height, top=1 - 0.3 / height, wspace=0.18, hspace=0.35)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, data in zip(axes, panels, strict=False):
         draw_overlay(ax, data)
