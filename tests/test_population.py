@@ -1,6 +1,8 @@
 """Populations (gan1d.population, hydra/launcher=population): jobs trained in lockstep, each exactly its solo run."""
 
+import io
 import json
+import logging
 import shutil
 
 import lightning as L
@@ -13,7 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch import nn
 
-from gan1d.population import StackedAdam, group, population_key, train_population
+from gan1d.errors import ConfigError
+from gan1d.population import OwnLines, StackedAdam, group, population_key, solo_state, stacked_state, train_population
 from gan1d.sample import sample
 from gan1d.train import train
 
@@ -34,6 +37,15 @@ class Poison(L.Callback):
         if pl_module.iteration == self.iteration:
             with torch.no_grad():
                 next(pl_module.generator.parameters())[self.k].view(-1)[0] = float("nan")
+
+
+class OptimizerSteps(L.Callback):
+    """Counts the on_before_optimizer_step hooks, which Lightning runs only inside an optimizer's step."""
+
+    count = 0
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        self.count += 1
 
 
 class Start(L.Callback):
@@ -58,9 +70,18 @@ def population(tmp_path_factory):
         with initialize_config_module("gan1d.conf", version_base="1.3"):
             return compose("train", overrides=[*SHRINK, *overrides])
 
-    records = train_population([job_cfg(make, root, k) for k in range(len(JOBS))],
-                               callbacks=[Poison(POISONED, POISON_AT)])
-    return root, records, make
+    logs = {k: io.StringIO() for k in (0, POISONED)}  # each job's log file, as the launcher filters it
+    handlers = [logging.StreamHandler(stream) for stream in logs.values()]
+    for k, handler in zip(logs, handlers, strict=True):
+        handler.addFilter(OwnLines(root / f"job{k}"))
+        logging.getLogger().addHandler(handler)
+    try:
+        records = train_population([job_cfg(make, root, k) for k in range(len(JOBS))],
+                                   callbacks=[Poison(POISONED, POISON_AT)])
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+    return root, records, make, {k: stream.getvalue() for k, stream in logs.items()}
 
 
 def weights(run_dir) -> dict[str, torch.Tensor]:
@@ -97,6 +118,17 @@ def test_stacked_adam_is_torch_adam_for_each_replica():
         assert torch.equal(p[1], q)
 
 
+def test_a_resumed_stacked_adam_keeps_each_replicas_rate():
+    lrs = torch.tensor([1e-3, 2e-3], dtype=torch.float64)
+    stacked = [nn.Parameter(torch.randn(2, 3))]
+    adam = StackedAdam(stacked, lr=lrs.clone(), active=torch.ones(2, dtype=torch.bool))
+    stacked[0].grad = torch.randn(2, 3)
+    adam.step()
+    solos = [torch.optim.Adam([nn.Parameter(torch.zeros(3))], lr=5e-4) for _ in lrs]
+    adam.load_state_dict(stacked_state([solo_state(adam, solo, k) for k, solo in enumerate(solos)]))
+    assert torch.equal(adam.param_groups[0]["lr"], lrs)  # the checkpoint's groups hold job 0's rate only
+
+
 def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     base = population_key(make_cfg())
     same = ["seed=3", "optim.g_lr=1e-3", "optim.d_lr=7e-4", "model.r1_gamma=0.3", "model.ema=0.9", "run_dir=/elsewhere"]
@@ -108,24 +140,36 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     assert population_key(make_cfg("+trainer.precision=bf16-mixed")) is None
     assert population_key(make_cfg("+callbacks.hook._target_=helpers.SignalInIteration")) is None
     assert population_key(make_cfg("optim.g_lr=-1")) is None
+    assert population_key(make_cfg("+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor")) is None
+    assert population_key(make_cfg("ckpt_path=/nonexistent")) is None  # its own run says why
+    with pytest.raises(ConfigError, match="may differ only in"):
+        train_population([make_cfg(), make_cfg("model.r1_gamma=0")])
     # One key's jobs together in chunks of at most `most`, in the order of their first job.
     assert group(["a", None, "a", "b", "a"], most=2) == [[0, 2], [1], [3], [4]]
 
 
 def test_a_nan_stops_its_replica_only(population):
-    root, records, _ = population
+    root, records, _, logs = population
     statuses = [record["status"] for record in records]
     assert statuses == ["ok", "ok", "diverged"]
     for k, record in enumerate(records):
         assert json.loads((root / f"job{k}" / "metrics.json").read_text())["status"] == record["status"]
     assert "NaN" in records[POISONED]["reason"] and f"iterations {POISON_AT + 1} and" in records[POISONED]["reason"]
     assert all(record["steps"] == 40 for record in records[:POISONED])
+    assert "diverged" in logs[POISONED] and "diverged" not in logs[0]
+
+
+def test_a_population_runs_the_hooks_inside_its_optimizer_steps(make_cfg, tmp_path):
+    hooks = OptimizerSteps()
+    cfgs = [make_cfg("seed=0", "steps=10"), make_cfg("seed=1", "steps=10", f"run_dir={tmp_path / 'other'}")]
+    assert [record["status"] for record in train_population(cfgs, callbacks=[hooks])] == ["ok", "ok"]
+    assert hooks.count == 10 * 2  # one D and one G step per iteration
 
 
 def test_a_replica_is_its_solo_run(population, tmp_path):
     """Job 1 differs from job 0 in every varied key; its solo run lands where its replica did, to float rounding
     (the replicas' sums are reduced in another order, and an unsettled phase amplifies that)."""
-    root, records, make = population
+    root, records, make, _ = population
     solo = job_cfg(make, tmp_path, 1)
     record = train(solo)
     assert record["w1_over_std"] == pytest.approx(records[1]["w1_over_std"], rel=1e-5)
@@ -168,11 +212,14 @@ def test_every_job_of_a_population_sweep_writes_its_solo_run_dir(sweep):
 
 
 def test_an_interrupted_population_resumes(population, tmp_path):
-    """Jobs 0 and 1 stopped by Ctrl-C, then resumed from their run dirs, land where they did uninterrupted."""
-    root, _, make = population
-    cfgs = [job_cfg(make, tmp_path, k) for k in (0, 1)]
+    """Jobs 0 and 1 stopped by Ctrl-C, then resumed from their run dirs, land where they did uninterrupted. Job 2,
+    its weights NaN since iteration 20 and not yet found out, refuses its checkpoint without stopping theirs."""
+    root, _, make, _ = population
+    cfgs = [job_cfg(make, tmp_path, k) for k in (2, 0, 1)]
     with pytest.raises(SystemExit):  # Ctrl-C at the end of batch 2 (iteration 20): they stop after iteration 21
-        train_population(cfgs, callbacks=[SignalAt(20)])
+        train_population(cfgs, callbacks=[Poison(0, 20), SignalAt(20)])
+    assert not (tmp_path / "job2" / "checkpoints" / "last.ckpt").exists()
+    cfgs = cfgs[1:]
     for k in (0, 1):
         record = json.loads((tmp_path / f"job{k}" / "metrics.json").read_text())
         assert (record["status"], record["steps"]) == ("interrupted", 21)

@@ -1,12 +1,13 @@
 """Populations: runs of one recipe trained in lockstep, their networks stacked and every step batched.
 
-A replica is exactly a solo run (gan1d.train) with its own seed and, where they differ, its own ``optim.g_lr``,
+A replica is a solo run (gan1d.train) with its own seed and, where they differ, its own ``optim.g_lr``,
 ``optim.d_lr``, ``model.r1_gamma`` and ``model.ema`` (VARIED): its networks are built as that run builds them, its
 data is that run's stream, and the population runs the solo module's own computations (GAN1D.standardize, critic
 and fake) on each replica's weights under torch.func.vmap, as PyTorch's model-ensembling recipe does. The rest of a
 step is the solo code too: the losses and penalties reduce over the samples only, so a batch of replicas gives one
 value per replica, and the sum of the replicas' losses gives each replica its own gradient. Each replica has its own
-Adam (StackedAdam). A replica whose losses or weights become NaN or Inf stops alone.
+Adam (StackedAdam), and lands where its solo run does to float rounding (a batched kernel sums in another order, and
+the game amplifies it). A replica whose losses or weights become NaN or Inf stops alone.
 
 Each replica is a job with its own run dir, written as its solo run writes it: the job's callbacks (evaluation,
 figures, loss curves, run record, checkpoint) get the job's own module, whose tensors are views of its slices of
@@ -52,11 +53,6 @@ PER_JOB = (*VARIED, "run_dir", "ckpt_path")  # what may differ between the jobs 
 # penalty's weight in the loss's float, as a Python number is used there.
 PER_REPLICA = {"g_lr": torch.float64, "d_lr": torch.float64, "r1_gamma": torch.float32, "ema": torch.float64}
 NETWORKS = ("generator", "discriminator", "generator_ema", "preprocessor")
-# A job's callbacks get these hooks, as Lightning calls them in a solo run; a callback that overrides any other
-# (on_after_backward, say, which would have to run inside the batched step) makes its job run alone.
-HOOKS = ("setup", "on_fit_start", "on_train_start", "on_train_epoch_start", "on_train_batch_start",
-         "on_train_batch_end", "on_train_epoch_end", "on_train_end", "on_fit_end", "on_exception", "teardown",
-         "on_save_checkpoint", "state_dict", "load_state_dict", "state_key")
 SHARED = (GracefulStop, ProgressBar)  # callbacks of the population as a whole: one Ctrl-C, one bar
 ACCELERATORS = ("cpu", "gpu", "cuda")
 PRECISIONS = (32, "32", "32-true")
@@ -79,18 +75,20 @@ def alone_because(cfg: DictConfig) -> str | None:
     if cfg.trainer.accelerator not in ACCELERATORS:
         return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {', '.join(ACCELERATORS)})"
     for name, node in cfg.callbacks.items():
-        cls = get_class(node._target_)
-        extra = [hook for hook in dir(L.Callback) if not hook.startswith("_") and hook not in HOOKS
-                 and getattr(cls, hook) is not getattr(L.Callback, hook) and not issubclass(cls, SHARED)]
-        if extra:
-            return f"callbacks.{name} overrides {extra[0]}, which a population does not call"
+        # A job's callbacks get a JobTrainer, which has what gan1d's read, not the whole Trainer yours may.
+        if not node._target_.startswith("gan1d.callbacks.") and not issubclass(get_class(node._target_), SHARED):
+            return f"callbacks.{name} is not one of gan1d.callbacks"
     return None
 
 
 def population_key(cfg: DictConfig) -> str | None:
     """What the jobs of one population share: the whole config but PER_JOB, what those keys switch on or off (a
     penalty, the weight average) and the iteration the job resumes from. None for a job that must run alone."""
-    reason = alone_because(cfg)
+    try:
+        reason = alone_because(cfg)
+        start = resumed_at(cfg)
+    except Exception as err:  # its own run reports it, as a failed job of the sweep
+        reason = failure(err)
     if reason is not None:
         log.info("%s runs alone: %s", cfg.run_dir, reason)
         return None
@@ -101,7 +99,7 @@ def population_key(cfg: DictConfig) -> str | None:
         for part in path:
             node = node.get(part, {})
         node.pop(leaf, None)
-    switches = {"r1": cfg.model.r1_gamma > 0, "ema": cfg.model.ema > 0, "from": resumed_at(cfg)}
+    switches = {"r1": cfg.model.r1_gamma > 0, "ema": cfg.model.ema > 0, "from": start}
     return json.dumps([plain, switches], sort_keys=True, default=str)
 
 
@@ -139,8 +137,7 @@ class OwnLines(logging.Filter):
 class StackedAdam(torch.optim.Optimizer):
     """torch.optim.Adam's update on stacked tensors (replicas, ...), with one learning rate per replica: ``lr`` is
     a tensor of shape (replicas,), the bias corrections are each replica's own, and eps is added as torch adds it.
-    Step counts and rates stay on the device and nothing is read on the host, so a step can be captured in a CUDA
-    graph. A replica whose entry of ``active`` is False keeps its weights and state as they are."""
+    A replica whose entry of ``active`` is False keeps its weights and state as they are."""
 
     def __init__(self, params, lr: torch.Tensor, active: torch.Tensor, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
@@ -148,6 +145,9 @@ class StackedAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        if closure is not None:  # Lightning's: it runs the on_before_optimizer_step hooks
+            with torch.enable_grad():
+                closure()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -309,7 +309,10 @@ class Population(GAN1D):
                     log.exception("the job failed", exc_info=err)
                 log.error("gan1d: %s", failure(err))
             for callback in job.callbacks:
-                callback.on_exception(job.trainer, job.module, err)
+                try:
+                    callback.on_exception(job.trainer, job.module, err)
+                except Exception as late:  # e.g. a checkpoint of NaN weights refused: the other jobs still stop
+                    log.error("gan1d: %s", failure(late))
             if job.logger:
                 job.logger.finalize("failed")
         if alone and all(job.error is not None for job in self.jobs):
@@ -522,6 +525,8 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     """Train the jobs ``cfgs``, configs that differ only in PER_JOB, as one population, each job in its own run dir
     as gan1d.train would; returns each job's run record (what its metrics.json holds). ``callbacks``: Lightning
     callbacks of the population as a whole (its module is a Population)."""
+    if any(built_once(cfg) != built_once(cfgs[0]) for cfg in cfgs[1:]):
+        raise ConfigError(f"a population's jobs share one recipe: they may differ only in {', '.join(PER_JOB)}")
     quiet_frameworks()
     log.info("%d jobs train as one population: %s", len(cfgs), " ".join(str(cfg.run_dir) for cfg in cfgs))
     jobs, shared = build_jobs(cfgs)
@@ -539,6 +544,16 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
         if painter is not None:
             painter.finish()
     return [job.record for job in jobs]
+
+
+def built_once(cfg: DictConfig) -> dict:
+    """What a population builds from its first job's config for all: the model (of each varied value only whether
+    it is on), the trainer and the length."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    model.update({key: model[key] > 0 for key in PER_REPLICA})
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer.pop("default_root_dir")
+    return {"model": model, "trainer": trainer, "steps": cfg.steps}
 
 
 def build_jobs(cfgs: list[DictConfig]) -> tuple[list[Job], list[L.Callback]]:

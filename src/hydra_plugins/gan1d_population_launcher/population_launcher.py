@@ -20,6 +20,8 @@ KEPT = ("ok", "diverged")  # with resume=true, a job that ended so is kept as it
 
 class PopulationLauncher(Launcher):
     def __init__(self, max_replicas: int = 1024, resume: bool = False) -> None:
+        if max_replicas < 1:
+            raise ValueError(f"hydra.launcher.max_replicas={max_replicas}: must be 1 or more")
         self.max_replicas, self.resume = max_replicas, resume
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
@@ -102,20 +104,22 @@ class PopulationLauncher(Launcher):
         for config in configs:
             with as_job(config):
                 task = task_config(config)
-                hydra_output = Path(config.hydra.runtime.output_dir) / str(config.hydra.output_subdir)
-                _save_config(task, "config.yaml", hydra_output)
-                _save_config(HydraConfig.instance().cfg, "hydra.yaml", hydra_output)
-                _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+                Path(config.hydra.runtime.output_dir).mkdir(parents=True, exist_ok=True)
+                if config.hydra.output_subdir is not None:
+                    hydra_output = Path(config.hydra.runtime.output_dir) / str(config.hydra.output_subdir)
+                    _save_config(task, "config.yaml", hydra_output)
+                    _save_config(HydraConfig.instance().cfg, "hydra.yaml", hydra_output)
+                    _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+                OmegaConf.resolve(task)  # resolved now, while Hydra's config is this job's
                 if not cfgs:  # the console as the first job's logging sets it up; the log files come below
                     configure_log(config.hydra.job_logging, config.hydra.verbose)
                     for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
                         root.removeHandler(handler)
                         handler.close()
                 for handler in log_files(config):
-                    handler.addFilter(OwnLines(config.hydra.runtime.output_dir))
+                    handler.addFilter(OwnLines(task.run_dir))
                     root.addHandler(handler)
                 callbacks.on_job_start(config=config, task_function=self.task_function)
-                OmegaConf.resolve(task)  # resolved now, while Hydra's config is this job's
                 cfgs.append(task)
         try:
             with env_override(configs[0].hydra.job.env_set):
