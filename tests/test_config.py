@@ -153,6 +153,10 @@ BAD = [
     (["target=empirical"], "target.path=null "), (["target=empirical", "target.path=5"], "target.path=5 "),
     (["target=empirical", "target.path=x.npy", "target.holdout=1"], "target.holdout=1 "),
     (["target=empirical", "target.path=nope.npy"], "target.path=nope.npy: no such file"),
+    (["model.g_steps=0"], "model.g_steps=0 "), (["model.gp_gamma=-1"], "model.gp_gamma=-1 "),
+    (["optim.lr_decay_start=1.5"], "optim.lr_decay_start=1.5 "),
+    (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2 "),
+    (["preprocessor.pack=3"], "preprocessor.pack=3 must divide data.batch_size=256"),
 ]
 
 

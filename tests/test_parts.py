@@ -11,7 +11,7 @@ from scipy import integrate, special, stats
 from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
 from gan1d.losses import LOSSES, gradient_norm_penalty, gradient_penalty
 from gan1d.metrics import Evaluator, ks, wasserstein1
-from gan1d.networks import Discriminator, Generator
+from gan1d.networks import SAMPLE_CHUNK, Discriminator, Generator
 from gan1d.optimizer_steps import OptimizerSteps
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
 from gan1d.targets import BadArgument, Comb, Exponential, Gaussian, Laplace, LogNormal, Mixture, StudentT, Uniform
@@ -536,3 +536,53 @@ def test_stream_carries_the_categorical_code():
     real, noise, _ = next(iter(s))
     assert real.shape == (2, 1, 16, 1) and noise.shape == (2, 2, 16, 5)
     assert torch.equal(noise[..., 2:].sum(-1), torch.ones(2, 2, 16))
+
+
+def test_each_step_of_an_iteration_gets_its_own_minibatch():
+    from functools import partial
+
+    from gan1d.module import GAN1D
+
+    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[4]), Raw(1), d_steps=2, g_steps=3,
+                r1_gamma=0, ema=0)
+    seen = []
+    gan._discriminator_step = lambda opt, real, noise, alpha: seen.append(("d", real, noise)) or [torch.zeros(())] * 4
+    gan._generator_step = lambda opt, noise: seen.append(("g", noise)) or [torch.zeros(())] * 2
+    gan._sums = torch.zeros(len(gan.logged))
+    real, noise, alpha = torch.randn(2, 4, 1), torch.randn(5, 4, 1), torch.rand(2, 0, 1)
+    gan._iteration(None, None, real, noise, alpha, 0.0)
+    assert [s[0] for s in seen] == ["d", "d", "g", "g", "g"]
+    for i in range(2):  # D step i: real minibatch i and noise minibatch i
+        assert torch.equal(seen[i][1], real[i]) and torch.equal(seen[i][2], noise[i])
+    for j in range(3):  # G step j: noise minibatch d_steps + j, never one D has seen
+        assert torch.equal(seen[2 + j][1], noise[2 + j])
+
+
+def test_logged_values_are_means_over_their_own_window():
+    from functools import partial
+
+    from gan1d.module import GAN1D
+
+    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[4]), Raw(1), log_every=2)
+    gan._steps = OptimizerSteps(gan, "wrapped")  # Lightning's wrappers count the steps: count() does nothing
+    gan._sums, gan._count = torch.zeros(len(gan.logged)), 0
+    reported = []
+    gan.report = reported.append
+    for done in range(1, 5):
+        gan._sums.add_(torch.full((len(gan.logged),), float(done)))
+        gan._end_iteration(None, None, done)
+    assert [set(r.values()) for r in reported] == [{1.5}, {3.5}]  # iterations 1-2, then 3-4 alone
+
+
+def test_the_generator_step_leaves_the_discriminator_without_gradients():
+    gan = linear_gan("non_saturating")
+    gan._steps, gan._g_params = OptimizerSteps(gan), list(gan.generator.parameters())
+    gan._d_params = list(gan.discriminator.parameters())
+    gan._generator_step(StepCounter(gan._g_params), torch.randn(64, 1))
+    assert all(p.grad is not None for p in gan._g_params)
+    assert all(p.grad is None and p.requires_grad for p in gan._d_params)  # frozen, then given back
+
+
+def test_sampling_more_than_one_chunk_gives_every_sample():
+    n = SAMPLE_CHUNK + 7
+    assert Generator(hidden=[4]).sample(n, torch.Generator().manual_seed(0)).shape == (n,)

@@ -342,3 +342,40 @@ def test_every_writer_keeps_the_old_file_whole_when_it_fails(tmp_path, monkeypat
         writer(tmp_path, 2)
     assert path.read_bytes() == old
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+QUICK = ["logger=none", "~callbacks.figures", "~callbacks.loss_curves"]
+
+
+def test_a_checkpoint_is_never_written_from_nan_weights(make_cfg, tmp_path):
+    # NaN weights from iteration 25; the next checkpoint point (30) comes before the next log point (40).
+    with pytest.raises(Diverged, match="weights became NaN or Inf by iteration 30"):
+        train(make_cfg("steps=60", "iterations_per_batch=5", "log_every=20", "checkpoint_every=10", *QUICK,
+                       "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 40 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+
+
+def test_ctrl_c_in_the_last_iteration_ends_the_run_as_usual(make_cfg):
+    record = train(make_cfg(*QUICK, "+callbacks.kill._target_=helpers.SignalInIteration",
+                            "+callbacks.kill.iteration=40"))
+    assert record["status"] == "ok" and record["steps"] == 40
+
+
+def test_a_resumed_run_times_only_its_own_iterations(make_cfg, tmp_path, monkeypatch):
+    import gan1d.callbacks
+
+    short = tmp_path / "short"
+    train(make_cfg("steps=20", *QUICK, f"run_dir={short}"))
+    ticks = iter(range(10**6))  # a clock that advances 1 s per reading: one batch of 10 iterations takes 1 s
+    monkeypatch.setattr(gan1d.callbacks, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    record = train(make_cfg("steps=30", *QUICK, f"run_dir={tmp_path / 'longer'}", f"ckpt_path={short}"))
+    assert record["steps"] == 30 and record["steps_per_s"] == 10.0  # iterations 21-30, not 30
+
+
+def test_a_finished_run_resumed_at_its_own_length_trains_nothing(make_cfg, tmp_path):
+    done = tmp_path / "done"
+    train(make_cfg("steps=10", "log_every=10", "eval_every=10", *QUICK, f"run_dir={done}"))
+    record = train(make_cfg("steps=10", "log_every=10", "eval_every=10", *QUICK, f"run_dir={tmp_path / 'again'}",
+                            f"ckpt_path={done}"))
+    assert record["status"] == "ok" and record["steps"] == 10

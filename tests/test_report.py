@@ -82,3 +82,30 @@ def test_a_search_draws_each_searched_key_against_w1(tmp_path):
     assert [ax.get_xlabel() for ax in panels] == ["optim.g_lr", "optim.d_lr"]
     assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in panels)
     assert "best: 0.0004" in [t.get_text() for t in panels[0].get_legend().get_texts()]
+
+
+def test_groups_are_ranked_by_median_not_worst(tmp_path):
+    jobs = [([f"optim.g_lr={lr}", f"seed={s}"], ok(w1, 0.01)) for lr, scores in
+            [("1e-4", (0.02, 0.02, 0.02)), ("1e-3", (0.01, 0.01, 0.5))] for s, w1 in enumerate(scores)]
+    summarise(make_sweep(tmp_path, jobs))
+    groups = [r for r in csv.DictReader((tmp_path / "summary.csv").open()) if r["row"] == "seeds"]
+    assert [g["overrides"] for g in groups] == ["optim.g_lr=1e-3", "optim.g_lr=1e-4"]  # best median first
+
+
+def test_a_job_that_died_before_writing_metrics_is_listed_as_failed(tmp_path):
+    rows = summarise(make_sweep(tmp_path, [(["seed=0"], ok(0.01, 0.01)), (["seed=1"], None)]))
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "ok"), ("1", "failed")]
+    assert "no metrics.json" in rows[1]["reason"]
+
+
+def test_jobs_are_listed_in_numeric_order(tmp_path):
+    rows = read_jobs(make_sweep(tmp_path, [([f"seed={s}"], ok(0.01, 0.01)) for s in range(11)]))
+    assert [r["job"] for r in rows] == [str(i) for i in range(11)]
+
+
+def test_a_diverged_seed_counts_as_failed_even_with_scores(tmp_path):
+    # A diverged run's metrics.json keeps its last evaluation: it must not count as a finished seed.
+    diverged = {**ok(0.01, 0.005), "status": "diverged", "reason": "NaN"}
+    summarise(make_sweep(tmp_path, [(["seed=0"], ok(0.03, 0.01)), (["seed=1"], diverged)]))
+    group = [r for r in csv.DictReader((tmp_path / "summary.csv").open()) if r["row"] == "seeds"][0]
+    assert (group["passed"], group["failed"], float(group["median_w1_over_std"])) == ("1", "1", 0.03)

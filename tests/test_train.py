@@ -361,3 +361,40 @@ def test_learning_rates_fall_linearly_to_zero_over_the_decay(make_cfg):
     g_lrs, d_lrs = zip(*LearningRates.last.seen, strict=True)
     assert g_lrs == pytest.approx([1e-3 * f for f in factors]) and d_lrs == pytest.approx([2e-3 * f for f in factors])
     assert factors[20] == 1 and factors[21] < 1 and factors[-1] == pytest.approx(0.05)
+
+
+class EmaProbe(L.Callback):
+    """Replays the weight average by hand, one iteration per batch: EMA <- lerp(EMA, G, 1 - min(ema, (1+t)/(10+t)))."""
+
+    last = None
+
+    def __init__(self):
+        EmaProbe.last = self
+
+    def on_train_start(self, trainer, pl_module):
+        self.expected = [p.detach().clone() for p in pl_module.generator_ema.parameters()]
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        t = pl_module.iteration
+        for e, g in zip(self.expected, pl_module.generator.parameters(), strict=True):
+            e.lerp_(g.detach(), 1 - min(pl_module.ema, (1 + t) / (10 + t)))
+
+    def on_train_end(self, trainer, pl_module):
+        self.got = [p.detach().clone() for p in pl_module.generator_ema.parameters()]
+
+
+def test_the_weight_average_follows_the_generator_with_its_warm_up(make_cfg):
+    train(make_cfg("steps=20", "iterations_per_batch=1", "logger=none", "~callbacks.figures",
+                   "~callbacks.loss_curves", "+callbacks.ema._target_=test_train.EmaProbe"))
+    probe = EmaProbe.last
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(probe.got, probe.expected, strict=True))
+
+
+def test_sample_and_evaluate_follow_their_seed(make_cfg, tmp_path):
+    from gan1d.evaluate import evaluate
+    from gan1d.sample import sample
+
+    train(make_cfg("steps=10", "log_every=10", "eval_every=10", "figure_every=10", "logger=none"))
+    assert np.array_equal(sample(tmp_path, 50, seed=1), sample(tmp_path, 50, seed=1))
+    assert not np.array_equal(sample(tmp_path, 50, seed=1), sample(tmp_path, 50, seed=0))
+    assert evaluate(tmp_path, n=500, seed=1)["w1"] != evaluate(tmp_path, n=500, seed=0)["w1"]
