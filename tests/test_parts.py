@@ -1,5 +1,6 @@
 """Targets, preprocessors, networks, the data stream and the metrics, each on its own."""
 
+import functools
 import math
 import re
 
@@ -11,6 +12,7 @@ from scipy import integrate, special, stats
 from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
 from gan1d.losses import LOSSES, gradient_norm_penalty, gradient_penalty
 from gan1d.metrics import Evaluator, ks, wasserstein1
+from gan1d.module import GAN1D
 from gan1d.networks import SAMPLE_CHUNK, Discriminator, Generator
 from gan1d.optimizer_steps import OptimizerSteps
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
@@ -439,11 +441,7 @@ def test_generator_map_ideal_is_the_quantile_of_the_noise_cdf():
 
 def linear_gan(loss: str, **kw):
     """A GAN1D whose discriminator is D(x) = 2x - 1 (no hidden layer; the preprocessor's scale is 1)."""
-    from functools import partial
-
-    from gan1d.module import GAN1D
-
-    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[]), Raw(1), loss=loss, **kw)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[]), Raw(1), loss=loss, **kw)
     with torch.no_grad():
         gan.discriminator.net[0].weight.fill_(2.0)
         gan.discriminator.net[0].bias.fill_(-1.0)
@@ -539,11 +537,7 @@ def test_stream_carries_the_categorical_code():
 
 
 def test_each_step_of_an_iteration_gets_its_own_minibatch():
-    from functools import partial
-
-    from gan1d.module import GAN1D
-
-    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[4]), Raw(1), d_steps=2, g_steps=3,
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[4]), Raw(1), d_steps=2, g_steps=3,
                 r1_gamma=0, ema=0)
     seen = []
     gan._discriminator_step = lambda opt, real, noise, alpha: seen.append(("d", real, noise)) or [torch.zeros(())] * 4
@@ -559,11 +553,7 @@ def test_each_step_of_an_iteration_gets_its_own_minibatch():
 
 
 def test_logged_values_are_means_over_their_own_window():
-    from functools import partial
-
-    from gan1d.module import GAN1D
-
-    gan = GAN1D(Generator(hidden=[8]), partial(Discriminator, hidden=[4]), Raw(1), log_every=2)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[4]), Raw(1), log_every=2)
     gan._steps = OptimizerSteps(gan, "wrapped")  # Lightning's wrappers count the steps: count() does nothing
     gan._sums, gan._count = torch.zeros(len(gan.logged)), 0
     reported = []

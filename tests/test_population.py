@@ -39,7 +39,7 @@ class Poison(L.Callback):
                 next(pl_module.generator.parameters())[self.k].view(-1)[0] = float("nan")
 
 
-class OptimizerSteps(L.Callback):
+class HookCounter(L.Callback):
     """Counts the on_before_optimizer_step hooks, which Lightning runs only inside an optimizer's step."""
 
     count = 0
@@ -160,7 +160,7 @@ def test_a_nan_stops_its_replica_only(population):
 
 
 def test_a_population_runs_the_hooks_inside_its_optimizer_steps(make_cfg, tmp_path):
-    hooks = OptimizerSteps()
+    hooks = HookCounter()
     cfgs = [make_cfg("seed=0", "steps=10"), make_cfg("seed=1", "steps=10", f"run_dir={tmp_path / 'other'}")]
     assert [record["status"] for record in train_population(cfgs, callbacks=[hooks])] == ["ok", "ok"]
     assert hooks.count == 10 * 2  # one D and one G step per iteration

@@ -139,6 +139,7 @@ class Figures(L.Callback):
     def teardown(self, trainer, pl_module, stage):
         if self.painter is not None:  # None if the fit failed before it started
             self.painter.close()
+            self.painter = None  # a next fit starts its own (or is given a population's)
 
 
 class LossCurves(L.Callback):

@@ -91,7 +91,7 @@ class GAN1D(L.LightningModule):
         self.set_location_scale(datamodule.loc, datamodule.scale)
         # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
-        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if self.gp_gamma > 0 else 0
+        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:
@@ -211,7 +211,7 @@ class GAN1D(L.LightningModule):
         return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):], strict=True)]
 
     def _end_iteration(self, opt_g, opt_d, done: int):
-        self._steps.count((opt_d,) * self.d_steps + (opt_g,) * self.g_steps)
+        self._steps.count(opt_d, opt_g)
         self._count += 1
         if done % self.log_every == 0:
             means = (self._sums / self._count).tolist()

@@ -18,16 +18,13 @@ WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer
 
 
 class OptimizerSteps:
-    """``backward(loss)``, then ``step(opt)``, then ``count(optimizers)`` once per iteration for the steps it took.
-    ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or None to skip
-    them."""
+    """``backward(loss)``, then ``step(opt)``, then ``count(opt_d, opt_g)`` once per iteration for the steps it
+    took. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or None to
+    skip them."""
 
     def __init__(self, module: L.LightningModule, wrappers_needed: str | None = None):
         self.module, self.wrappers_needed = module, wrappers_needed
-
-    @property
-    def direct(self) -> bool:
-        return self.wrappers_needed is None
+        self.direct = wrappers_needed is None
 
     def backward(self, loss: torch.Tensor) -> None:
         if self.direct:
@@ -42,11 +39,11 @@ class OptimizerSteps:
         else:
             opt.step()
 
-    def count(self, optimizers) -> None:
+    def count(self, opt_d, opt_g) -> None:
         """Keep the loop's step count (global_step, hence checkpoints and resume) as LightningOptimizer.step would,
-        once for each step taken directly by ``optimizers`` (one entry per step)."""
+        once for each of the iteration's d_steps and g_steps taken directly."""
         if self.direct:
-            for opt in optimizers:
+            for opt in (opt_d,) * self.module.d_steps + (opt_g,) * self.module.g_steps:
                 opt._on_before_step()
                 opt._on_after_step()
 

@@ -54,8 +54,8 @@ PER_JOB = (*VARIED, "run_dir", "ckpt_path")  # what may differ between the jobs 
 PER_REPLICA = {"g_lr": torch.float64, "d_lr": torch.float64, "r1_gamma": torch.float32, "ema": torch.float64}
 NETWORKS = ("generator", "discriminator", "generator_ema", "preprocessor")
 SHARED = (GracefulStop, ProgressBar)  # callbacks of the population as a whole: one Ctrl-C, one bar
-ACCELERATORS = ("cpu", "gpu", "cuda")
-PRECISIONS = (32, "32", "32-true")
+STACKED_ACCELERATORS = ("cpu", "gpu", "cuda")  # those a population trains on (gan1d.checks lists every run's)
+STACKED_PRECISIONS = (32, "32", "32-true")
 # The run dir of the job whose callbacks are running, None between them: a job's log file takes its own lines and
 # the population's (see the launcher).
 current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("gan1d_current_job", default=None)
@@ -70,10 +70,11 @@ def alone_because(cfg: DictConfig) -> str | None:
         return "its config is refused (its run says why)"
     if cfg.model._target_ != "gan1d.module.GAN1D" or cfg.data._target_ != "gan1d.data.StreamDataModule":
         return "a model or data module of its own"
-    if cfg.trainer.get("precision", 32) not in PRECISIONS:
+    if cfg.trainer.get("precision", 32) not in STACKED_PRECISIONS:
         return f"trainer.precision={cfg.trainer.precision} (a population trains in 32-bit)"
-    if cfg.trainer.accelerator not in ACCELERATORS:
-        return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {', '.join(ACCELERATORS)})"
+    if cfg.trainer.accelerator not in STACKED_ACCELERATORS:
+        allowed = ", ".join(STACKED_ACCELERATORS)
+        return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {allowed})"
     for name, node in cfg.callbacks.items():
         # A job's callbacks get a JobTrainer, which has what gan1d's read, not the whole Trainer yours may.
         if not node._target_.startswith("gan1d.callbacks.") and not issubclass(get_class(node._target_), SHARED):
