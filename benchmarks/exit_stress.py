@@ -27,7 +27,7 @@ RUNTIME_ABORTS = ("terminate called", "Fatal Python error")  # libstdc++'s abort
 
 def attempt(kind: str, target: str, seeds: int, steps: int, folder: Path) -> dict:
     command = [sys.executable, "-m", "gan1d.train", f"target={target}", f"steps={steps}"]
-    if kind == "sweep":  # Hydra's -m goes before the overrides: its parser takes no flag after them
+    if kind == "sweep":  # Hydra's -m goes before the overrides: its parser takes no override after a flag
         command[3:3] = ["-m"]
         command += ["seed=" + ",".join(map(str, range(seeds))), f"hydra.sweep.dir={folder}"]
     else:
