@@ -6,8 +6,8 @@ data is that run's stream, and the population runs the solo module's own computa
 and fake) on each replica's weights under torch.func.vmap, as PyTorch's model-ensembling recipe does. The rest of a
 step is the solo code too: the losses and penalties reduce over the samples only, so a batch of replicas gives one
 value per replica, and the sum of the replicas' losses gives each replica its own gradient. Each replica has its own
-Adam (StackedAdam), and lands where its solo run does to float rounding (a batched kernel sums in another order, and
-the game amplifies it). A replica whose losses or weights become NaN or Inf stops alone.
+Adam (StackedAdam), and lands within seed noise of its solo run, not bit for bit (a batched kernel sums in another
+order, and the game amplifies the rounding). A replica whose losses or weights become NaN or Inf stops alone.
 
 Each replica is a job with its own run dir, written as its solo run writes it: the job's callbacks (evaluation,
 figures, loss curves, run record, checkpoint) get the job's own module, whose tensors are views of its slices of
