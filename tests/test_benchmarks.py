@@ -1,9 +1,11 @@
 """One-seed smoke versions of the benchmarks (slow: run with `pytest -m slow`). They check that the scripts run
-and print their tables; the figures themselves come from the full runs, never from tests."""
+and print their tables; the figures themselves come from the full runs, never from tests. One fast check: what
+exit_stress calls a clean exit, on faked processes."""
 
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -122,3 +124,31 @@ def test_exit_stress_smoke(tmp_path, capsys, kind):
     assert [(row["rc"], row["clean"]) for row in rows] == [(0, True)], capsys.readouterr().out
     runs = list((tmp_path / "attempt0").glob("*/metrics.json" if kind == "sweep" else "metrics.json"))
     assert len(runs) == (2 if kind == "sweep" else 1)  # every job of the sweep ran
+
+
+def test_exit_stress_counts_a_wrong_exit_code_or_a_runtime_abort_as_unclean(tmp_path, monkeypatch):
+    import exit_stress
+
+    def fake(rc, output):
+        class Popen:
+            def __init__(self, *args, **kwargs):
+                self.returncode = rc
+
+            def poll(self):
+                return rc
+
+            def send_signal(self, signum):
+                pass
+
+            def communicate(self):
+                return output.encode(), None
+
+        return SimpleNamespace(Popen=Popen, PIPE=-1, STDOUT=-2)
+
+    cases = [(0, "done\n", True), (1, "done\n", False),
+             (0, "terminate called after throwing an instance of 'c10::Error'\n", False),
+             (0, "Fatal Python error: Segmentation fault\n", False)]
+    for rc, output, clean in cases:
+        monkeypatch.setattr(exit_stress, "subprocess", fake(rc, output))
+        row = exit_stress.attempt("run", "bimodal", 1, 10, tmp_path / "attempt")
+        assert row["clean"] is clean, (rc, output)

@@ -136,3 +136,13 @@ def test_what_keeps_a_cuda_run_eager(make_cfg, reason):
     module.trainer = trainer
     with torch.autograd.set_detect_anomaly(anomaly):
         assert gan1d.module.graph_blocker(trainer, module) == reason
+
+
+def test_a_population_stays_eager_on_a_cuda_device(make_cfg):
+    from gan1d.population import Population
+
+    module = instantiate(make_cfg().model, _target_="gan1d.population.Population")
+    module._device = torch.device("cuda", 0)  # what graph_blocker reads; nothing here touches a GPU
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    module.trainer = trainer
+    assert gan1d.module.graph_blocker(trainer, module) == Population.uncapturable

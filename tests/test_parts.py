@@ -576,3 +576,15 @@ def test_the_generator_step_leaves_the_discriminator_without_gradients():
 def test_sampling_more_than_one_chunk_gives_every_sample():
     n = SAMPLE_CHUNK + 7
     assert Generator(hidden=[4]).sample(n, torch.Generator().manual_seed(0)).shape == (n,)
+
+
+@pytest.mark.parametrize("one_sided", [True, False])
+def test_discriminator_step_penalises_by_the_configured_side(one_sided):
+    gan = linear_gan("wgan", r1_gamma=0.0, gp_gamma=1.0, gp_one_sided=one_sided)
+    with torch.no_grad():
+        gan.discriminator.net[0].weight.fill_(0.5)  # slope 0.5 everywhere: only a two-sided penalty sees it
+    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
+    real, noise, alpha = torch.randn(8, 1), torch.randn(8, 1), torch.rand(8, 1)
+    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, alpha)
+    assert gan.logged[4] == "penalty/gp"
+    assert stats[4].item() == pytest.approx(0.0 if one_sided else 0.25)  # (0.5 - 1)^2

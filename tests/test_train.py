@@ -398,3 +398,26 @@ def test_sample_and_evaluate_follow_their_seed(make_cfg, tmp_path):
     assert np.array_equal(sample(tmp_path, 50, seed=1), sample(tmp_path, 50, seed=1))
     assert not np.array_equal(sample(tmp_path, 50, seed=1), sample(tmp_path, 50, seed=0))
     assert evaluate(tmp_path, n=500, seed=1)["w1"] != evaluate(tmp_path, n=500, seed=0)["w1"]
+
+
+class LearningRatesUsed(L.Callback):
+    """The learning rate of every optimizer step, as the step runs (D then G, one iteration per batch)."""
+
+    last = None
+
+    def __init__(self):
+        LearningRatesUsed.last = self
+        self.seen = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        self.seen.append(optimizer.param_groups[0]["lr"])
+
+
+def test_each_step_uses_its_own_iterations_learning_rate(make_cfg):
+    train(make_cfg("steps=40", "iterations_per_batch=1", "optim.lr_decay_start=0.5", "optim.g_lr=1e-3",
+                   "optim.d_lr=2e-3", "logger=none", "~callbacks.figures", "~callbacks.loss_curves",
+                   "+callbacks.lrs._target_=test_train.LearningRatesUsed"))
+    factors = [min(1.0, (1 - (t - 1) / 40) / 0.5) for t in range(1, 41)]
+    seen = LearningRatesUsed.last.seen
+    assert seen[0::2] == pytest.approx([2e-3 * f for f in factors])  # D's step comes first in each iteration
+    assert seen[1::2] == pytest.approx([1e-3 * f for f in factors])
