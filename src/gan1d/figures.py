@@ -331,3 +331,43 @@ def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+class PortraitData(NamedTuple):
+    """A Dirac-GAN trajectory over the game's gradient vector field, as plain arrays (drawn by phase_portrait)."""
+
+    theta: np.ndarray  # the generator's parameter at each step
+    psi: np.ndarray  # the discriminator's slope at each step
+    grid_theta: np.ndarray  # the points of the vector field, a 2-D grid
+    grid_psi: np.ndarray
+    u: np.ndarray  # the field there: -dL_G/dtheta, -dL_D/dpsi
+    v: np.ndarray
+    title: str
+
+
+def phase_portrait(data: PortraitData) -> Figure:
+    """The (theta, psi) plane as in Mescheder et al. 2018's figures: the gradient vector field as arrows of one
+    length (their direction is what tells a rotation from a pull), the trajectory over it, its start and the
+    equilibrium (0, 0)."""
+    fig = Figure(figsize=(5.2, 5.2), dpi=100)
+    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.11, top=0.92)
+    ax = fig.add_subplot()
+    norm = np.hypot(data.u, data.v)
+    norm = np.where(norm > 0, norm, 1)
+    ax.quiver(data.grid_theta, data.grid_psi, data.u / norm, data.v / norm, color="0.6", angles="xy", pivot="mid",
+              width=0.003)
+    ax.plot(data.theta, data.psi, color="tab:blue", lw=1.2, label="trajectory")
+    ax.plot(data.theta[:1], data.psi[:1], "o", color="tab:green", label="start")
+    ax.plot([0], [0], "*", color="tab:red", ms=12, label="equilibrium (0, 0)")
+    ax.set_xlim(data.grid_theta.min(), data.grid_theta.max())
+    ax.set_ylim(data.grid_psi.min(), data.grid_psi.max())
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$\theta$ (generator)")
+    ax.set_ylabel(r"$\psi$ (discriminator)")
+    ax.set_title(data.title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def phase_portrait_png(data: PortraitData) -> bytes:
+    return to_png(phase_portrait(data))

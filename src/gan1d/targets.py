@@ -325,6 +325,43 @@ class StudentT(Target):
         return value if torch.isfinite(self.dist.stddev) else float(self.dist.scale)
 
 
+class PointMass(Target):
+    """All the mass at ``at``: the Dirac-GAN's target (Mescheder et al. 2018). It has no density (``pdf`` is 0),
+    its cdf is a step, and W1 to it is the mean of |x - at|. Its std is 0, so ``scale`` stands in for it where a
+    score is divided by the target's spread (W1/sd is then W1/scale); standardising by its samples' spread is
+    refused (gan1d.checks), so runs on it set data.standardize=false."""
+
+    def __init__(self, at: float = 0.0, scale: float = 1.0):
+        super().__init__(None)  # no torch distribution: every method is the point's own
+        self.at, self.scale = number("at", at), number("scale", scale, positive=True)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.full((n,), self.at)
+
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(torch.as_tensor(x, dtype=torch.float64))
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.as_tensor(x, dtype=torch.float64) >= self.at).double()
+
+    def quantile(self, p: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(p), self.at)
+
+    def moments(self) -> dict[str, float | None]:
+        return _moments(self.at, 0.0, None, None)
+
+    @property
+    def mean(self) -> float:
+        return self.at
+
+    @property
+    def std(self) -> float:
+        return self.scale
+
+    def __repr__(self) -> str:
+        return f"PointMass(at={self.at:.4g})"
+
+
 class Empirical(Target):
     """A 1-D sample read from a file (``gan1d.loading``), split once into a training part and a held-out part.
 
