@@ -31,8 +31,31 @@ def is_last(trainer: L.Trainer, pl_module) -> bool:
     return pl_module.iteration >= trainer.datamodule.steps
 
 
+def d_reading(pl_module):
+    """D's reading at each x of an array, as an array: for a per-sample discriminator (pack 1)."""
+    return lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()
+
+
+def d_star_parts(pl_module):
+    """(the generator D is trained against, its samples on the evaluation noise) where D's optimum is p / (p + q)
+    (gan1d.optimal: a per-sample D under a loss that has one), else None. The trained generator, not the weight
+    average: it is the one D faces."""
+    from gan1d.optimal import LOSSES_WITH_D_STAR
+
+    if pl_module.preprocessor.pack != 1 or pl_module.loss_name not in LOSSES_WITH_D_STAR:
+        return None
+    if pl_module.generator_ema is None:
+        samples = pl_module.evaluation_samples()
+    else:
+        with torch.no_grad():
+            samples = pl_module.generator(pl_module.trainer.datamodule.eval_noise.to(pl_module.device)).squeeze(1)
+    return pl_module.generator, samples.cpu().numpy()
+
+
 class Evaluation(L.Callback):
-    """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments)."""
+    """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments), and
+    where D has an optimum p / (p + q), D's mean distance from it over the target's central 99%
+    (``eval/d_star_gap``, gan1d.optimal)."""
 
     def __init__(self, every: int = 250):
         self.every = every
@@ -46,6 +69,12 @@ class Evaluation(L.Callback):
             return
         samples = pl_module.evaluation_samples()
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
+        if (parts := d_star_parts(pl_module)) is not None:
+            from gan1d.optimal import d_star_gap
+
+            gap = d_star_gap(trainer.datamodule.target, *parts, d_reading(pl_module))
+            if gap is not None:
+                scores["eval/d_star_gap"] = gap
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.dashboard.histogram("generated", samples, pl_module.iteration)
@@ -104,12 +133,16 @@ class Figures(L.Callback):
         samples = pl_module.evaluation_samples().cpu().numpy()
         w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
         title = f"iteration {pl_module.iteration}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
-        d_curve = push_curve = None
+        target = pl_module.trainer.datamodule.target
+        d_curve = push_curve = optimal = None
         if pl_module.preprocessor.pack == 1:  # a pack's judgement has no value at a single x
-            d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
+            d_curve = d_reading(pl_module)
             push_curve = lambda x: pl_module.push(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
-        return overlay_data(pl_module.trainer.datamodule.target, samples, title, d_curve, pl_module.d_prob,
-                            push_curve)
+        if (parts := d_star_parts(pl_module)) is not None:
+            from gan1d.optimal import optimal_curve
+
+            optimal = optimal_curve(target, *parts)
+        return overlay_data(target, samples, title, d_curve, pl_module.d_prob, push_curve, optimal)
 
     def _log_drawn(self, pl_module, wait: bool = False) -> None:
         while self.pending and (wait or self.pending[0][2].done()):

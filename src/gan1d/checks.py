@@ -93,6 +93,7 @@ DECAY_START = (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1] (1: con
 WIDTHS = (_widths, f"a list of integers in [1, {WIDEST}], e.g. [64,64] ([] for a linear network)")
 ACTIVATION = (_activations, f"one of {sorted(ACTIVATIONS)}, or a list of them, one per hidden layer")
 PATH = (is_text, "a non-empty path")
+G_STEPS = (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0: D trained alone, the generator as it starts)")
 OPTIMIZER = (_name_in(OPTIMIZERS), f"one of {list(OPTIMIZERS)}")
 
 # The cadences: where the run logs, evaluates, draws and saves. The callbacks' keys follow the top-level ones.
@@ -122,7 +123,7 @@ RULES = {
     "preprocessor.pack": POSITIVE_INT,
     "model.loss": (_name_in(LOSSES), f"one of {list(LOSSES)}"),
     "model.d_steps": POSITIVE_INT,
-    "model.g_steps": POSITIVE_INT,
+    "model.g_steps": G_STEPS,
     "model.g_lr": POSITIVE,
     "model.d_lr": POSITIVE,
     "model.betas": BETAS,
@@ -148,7 +149,7 @@ RULES = {
     "data.noise_dim": NOISE_DIM,
     "data.categories": CATEGORIES,
     "data.d_steps": POSITIVE_INT,
-    "data.g_steps": POSITIVE_INT,
+    "data.g_steps": G_STEPS,
     "callbacks.figures.background": BOOLEAN,
     "callbacks.progress_bar.refresh_rate": (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0 hides the bar)"),
     # The logger group's keys; each preset has some of them (logger=none: none).

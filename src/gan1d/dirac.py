@@ -22,7 +22,7 @@ import torch
 from gan1d.callbacks import is_due, is_last
 from gan1d.drawing import Painter
 from gan1d.files import atomic_file, write_json
-from gan1d.losses import LOSSES, gradient_norm_penalty, gradient_penalty
+from gan1d.losses import gradient_norm_penalty, gradient_penalty
 
 # f'(0) for each loss the linearisation holds for: d/dpsi of D's loss at the equilibrium is a * theta, and
 # d/dtheta of G's is -a * psi (the logistic losses: sigmoid(0) = 1/2; WGAN's is linear: 1).
@@ -50,7 +50,7 @@ def spectral_radius(*args, **kwargs) -> float:
 def theory(module) -> float | None:
     """The spectral radius for a GAN1D module's settings, or None where the linearisation above does not hold (not
     plain gradient steps, a loss without a slope here, a two-sided gradient penalty, which is not 0 at psi = 0)."""
-    loss = next(name for name, fns in LOSSES.items() if fns == (module.d_loss, module.g_loss))
+    loss = module.loss_name
     if module.optimizer != "sgd" or loss not in SLOPE or module.r2_gamma > 0:
         return None
     if module.gp_gamma > 0 and not module.gp_one_sided:

@@ -70,11 +70,14 @@ class OverlayData(NamedTuple):
     pdf_label: str = "target pdf"  # a data target draws its held-out data's density instead
     d_prob: bool = True  # d is a probability (logistic losses); else D's raw output
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
+    d_star: np.ndarray | None = None  # the optimal discriminator p / (p + q) at x, for the trained generator's q
+    d_star_label: str = ""  # how q was had: exact or a KDE
 
 
 def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
-                 push_curve: Curve | None = None) -> OverlayData:
-    """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator."""
+                 push_curve: Curve | None = None, d_star: tuple[Curve, str] | None = None) -> OverlayData:
+    """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator; ``d_star``
+    the optimal discriminator's, with its label (gan1d.optimal.optimal_curve)."""
     import torch
 
     samples = np.asarray(samples, dtype=np.float64)
@@ -83,7 +86,9 @@ def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Cur
     d = None if d_curve is None else np.asarray(d_curve(x))
     push = None if push_curve is None else np.asarray(push_curve(x))
     pdf_label = getattr(target, "pdf_label", OverlayData._field_defaults["pdf_label"])
-    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push)
+    optimal, optimal_label = (None, "") if d_star is None else (np.asarray(d_star[0](x)), d_star[1])
+    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push,
+                       optimal, optimal_label)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
@@ -144,6 +149,10 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
             ax2.set_ylim(0, 1)
         ax2.set_ylabel("D(x): probability real" if data.d_prob else "D(x): raw output")
         handles, labels = handles + h, labels + ["D(x)"]
+        if data.d_star is not None:
+            label = f"optimal D* = p/(p+q), {data.d_star_label}"
+            handles += ax2.plot(x, data.d_star, color="darkgreen", ls=":", lw=1.5, label=label)
+            labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper left")
 
 

@@ -56,6 +56,7 @@ class GAN1D(L.LightningModule):
         self.discriminator: Discriminator = discriminator(in_features=preprocessor.width)
         # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema > 0 else None
+        self.loss_name = loss
         self.d_loss, self.g_loss = LOSSES[loss]
         reading, self.d_equilibrium = D_OUTPUT[loss]
         self.d_prob = reading == "prob"
@@ -63,9 +64,9 @@ class GAN1D(L.LightningModule):
         # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
         self.penalties = tuple(name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma))
                                if gamma > 0)
-        # What one iteration adds to the logged sums, in the order _iteration stacks it.
+        # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
-                       *(f"penalty/{name}" for name in self.penalties), "loss/g", "grad_norm/g")
+                       *(f"penalty/{name}" for name in self.penalties), *(("loss/g", "grad_norm/g") if g_steps else ()))
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
@@ -162,6 +163,7 @@ class GAN1D(L.LightningModule):
             d_stats = self._discriminator_step(opt_d, real[0], noise[0], alpha[0])
             self._steps.step(opt_g)
         else:
+            g_stats = []  # g_steps=0: D trained alone against a generator that stays as it is
             for i in range(self.d_steps):
                 d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
             for j in range(self.g_steps):
