@@ -57,15 +57,3 @@ class PoisonAt(L.Callback):
             with torch.no_grad():
                 next(pl_module.generator.parameters()).view(-1)[0] = float("nan")
 
-
-class AffineGenerator(L.Callback):
-    """Sets a one-layer generator to loc + scale (weight z + bias) when the fit starts: with normal noise, a known
-    Gaussian (with model.g_steps=0 it stays so)."""
-
-    def __init__(self, weight: float, bias: float):
-        self.weight, self.bias = weight, bias
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        with torch.no_grad():
-            pl_module.generator.net[0].weight.fill_(self.weight)
-            pl_module.generator.net[0].bias.fill_(self.bias)
