@@ -1,7 +1,6 @@
 """Sweeps on real distributed engines: a SLURM cluster on this machine (tests/slurm_cluster.py) and a local Ray."""
 
 import csv
-import os
 import subprocess
 import sys
 import time

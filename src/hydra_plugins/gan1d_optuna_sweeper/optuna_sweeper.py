@@ -45,23 +45,23 @@ class OptunaSweeper(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         fixed, space = search_space([*(f"{k}={v}" for k, v in self.params.items()), *arguments], self.hydra_context)
         self.storage.parent.mkdir(parents=True, exist_ok=True)
-        study, batch = None, []
+        study, pending = None, []
         try:
             while True:
-                study, batch = self.ask(study, space)
-                if not batch:
+                study, pending = self.ask(study, space)
+                if not pending:
                     break
-                jobs = [[*fixed, *(f"{k}={v}" for k, v in t.params.items())] for t in batch]
-                returns = self.launcher.launch(jobs, initial_job_idx=batch[0].number)
-                for trial, ret in zip(batch, returns, strict=True):
-                    tell(study, trial, ret, sweep_dir)
-                batch = []
+                for part in consecutive(pending):  # trial N is job N: a launch numbers its jobs from the first on
+                    jobs = [[*fixed, *(f"{k}={v}" for k, v in t.params.items()), *resumed(t, sweep_dir)] for t in part]
+                    returns = self.launcher.launch(jobs, initial_job_idx=part[0].number)
+                    for trial, ret in zip(part, returns, strict=True):
+                        tell(study, trial, ret, sweep_dir)
+                        pending.remove(trial)
                 write_trials(study, sweep_dir)
             self.wait_for_others(study)
         finally:
-            for trial in batch:  # stopped mid-batch (Ctrl-C): these trials did not end, a rerun replaces them
-                trial.set_user_attr("interrupted", True)
-                study.tell(trial, state=_state("FAIL"))
+            for trial in pending:  # stopped mid-batch (Ctrl-C): left running, for a rerun or another worker to resume
+                _set(study, trial, "interrupted", True)
             if study is not None:
                 write_trials(study, sweep_dir)
                 write_results(study, sweep_dir, self.storage)
@@ -77,14 +77,15 @@ class OptunaSweeper(Sweeper):
                     direction=self.direction, load_if_exists=True)
                 # seeded past the trials there: a second worker, or a rerun, does not repeat the first's points
                 study.sampler = optuna.samplers.TPESampler(seed=self.seed + len(study.trials))
-            for trial in study.get_trials(deepcopy=False):
-                if _orphaned(trial):  # its worker on this machine is gone: it will never be told
-                    study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-                    study.tell(trial.number, state=_state("FAIL"))
-            used = sum(counts(t) for t in study.get_trials(deepcopy=False))
-            batch = [study.ask(space) for _ in range(max(0, min(self.n_jobs, self.n_trials - used)))]
+            trials = study.get_trials(deepcopy=False)
+            # First those no worker runs any more (interrupted, or their worker here is gone): resumed, same number.
+            batch = [t for t in trials if t.state == _state("RUNNING") and _free(t)][:self.n_jobs]
+            used = sum(t.state in (_state("COMPLETE"), _state("FAIL"), _state("RUNNING")) for t in trials)
+            batch += [study.ask(space) for _ in range(max(0, min(self.n_jobs - len(batch), self.n_trials - used)))]
+            batch.sort(key=lambda t: t.number)
             for trial in batch:
-                trial.set_user_attr("worker", WORKER)
+                _set(study, trial, "worker", WORKER)
+                _set(study, trial, "interrupted", False)
         return study, batch
 
     def wait_for_others(self, study) -> None:
@@ -101,10 +102,23 @@ def _state(name: str):
     return TrialState[name]
 
 
-def counts(trial) -> bool:
-    """A trial that uses the budget: ended (a diverged or failed job too) or running, but not one interrupted."""
-    return trial.state in (_state("COMPLETE"), _state("RUNNING"), _state("FAIL")) and \
-        not trial.user_attrs.get("interrupted")
+def consecutive(trials: list) -> list[list]:
+    """``trials`` (sorted by number) in runs of consecutive numbers."""
+    runs = []
+    for trial in trials:
+        if runs and trial.number == runs[-1][-1].number + 1:
+            runs[-1].append(trial)
+        else:
+            runs.append([trial])
+    return runs
+
+
+def _set(study, trial, key: str, value) -> None:
+    study._storage.set_trial_user_attr(trial._trial_id, key, value)  # for a FrozenTrial too (a resumed trial)
+
+
+def _free(trial) -> bool:
+    return bool(trial.user_attrs.get("interrupted")) or _orphaned(trial)
 
 
 def _orphaned(trial) -> bool:
@@ -153,21 +167,27 @@ def search_space(overrides: list[str], hydra_context) -> tuple[list[str], dict]:
 def tell(study, trial, ret, sweep_dir: Path) -> None:
     """The job's value (W1/sd), or FAIL with the job's own reason where it has none (diverged, failed)."""
     run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else sweep_dir / str(trial.number)
-    trial.set_user_attr("run_dir", str(run_dir))
+    _set(study, trial, "run_dir", str(run_dir))
     try:
         value = float(ret.return_value)
     except Exception:  # noqa: BLE001  the launcher's record of a job that raised
         value = math.nan
     if math.isfinite(value):
-        study.tell(trial, value)
+        study.tell(trial.number, value)
         return
     record_file = run_dir / "metrics.json"
     record = json.loads(record_file.read_text()) if record_file.exists() else {}
-    trial.set_user_attr("status", record.get("status", "failed"))
-    trial.set_user_attr("reason", record.get("reason", "no result"))
-    if record.get("status") in ("interrupted", "cancelled"):  # stopped, not ended: a rerun runs another instead
-        trial.set_user_attr("interrupted", True)
-    study.tell(trial, state=_state("FAIL"))
+    if record.get("status") == "interrupted":  # stopped, not ended (the worker is stopping): left to resume
+        _set(study, trial, "interrupted", True)
+        return
+    _set(study, trial, "reason", f"{record.get('status', 'failed')}: {record.get('reason', 'no result')}")
+    study.tell(trial.number, state=_state("FAIL"))
+
+
+def resumed(trial, sweep_dir: Path) -> list[str]:
+    """ckpt_path for a trial that was stopped part-way and has a checkpoint: it goes on from there."""
+    run_dir = Path(trial.user_attrs.get("run_dir", sweep_dir / str(trial.number)))
+    return [f"ckpt_path={run_dir}"] if (run_dir / "checkpoints" / "last.ckpt").exists() else []
 
 
 def write_trials(study, sweep_dir: Path) -> None:
