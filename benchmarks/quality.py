@@ -66,7 +66,7 @@ TARGETS = {
     "unequal_mixture": (["target=unequal_mixture"], "mixture"),
     "comb": (["target=comb"], "comb"),
     # Mixtures nobody tuned on (gan1d.targets.RandomMixture), drawn from target.seed.
-    **{f"random_mixture({k})": ([f"target=random_mixture", f"target.seed={k}"], "mixture") for k in range(20)},
+    **{f"random_mixture({k})": (["target=random_mixture", f"target.seed={k}"], "mixture") for k in range(20)},
     # Real data, scored against its held-out part (benchmarks/data.py judges it against its floor).
     "penguins flipper": (["target=penguins_flipper"], "data"),
     "seattle wind": (["target=seattle_wind"], "data"),

@@ -71,8 +71,8 @@ class MinibatchStream(IterableDataset):
 
 
 class StreamDataModule(L.LightningDataModule):
-    def __init__(self, target: Target, steps: int | str, batch_size: int = 256, noise: str = "normal", noise_dim: int = 1,
-                 d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
+    def __init__(self, target: Target, steps: int | str, batch_size: int = 256, noise: str = "normal",
+                 noise_dim: int = 1, d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
                  eval_size: int = 20_000, standardize: bool = True, standardize_size: int = 10_000,
                  num_workers: int = 0, mixing_weights: int = 0, categories: int = 0):
         super().__init__()
