@@ -111,7 +111,8 @@ def markdown(results):
               "alone for 600 iterations. The run logs `eval/d_star_gap`, the mean |D - D*| over the target's "
               "central 99%; the overlay draws D* beside D (with a KDE of the samples for q where the generator's "
               "distribution has no closed form).", "",
-              "| seeds | mean \\|D - D*\\| after 600 iterations | an untrained D | test tolerance |", "|---|---|---|---|",
+              "| seeds | mean \\|D - D*\\| after 600 iterations | an untrained D | test tolerance |",
+              "|---|---|---|---|",
               f"| {', '.join(map(str, d['seeds']))} | {min(d['gaps']):.4f} - {max(d['gaps']):.4f} "
               f"| {d['untrained']:.4f} | 0.03 |", "",
               "The test (tests/test_classics.py) holds trained D to 0.03: about twice what the seeds reach, a tenth",

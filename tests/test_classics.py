@@ -101,8 +101,8 @@ def test_a_point_mass_cannot_be_standardised(make_cfg):
 
 # D trained alone (g_steps=0, no R1: it would smooth D away from D*) against a generator frozen to N(1, 0.5).
 D_ALONE = ["target=gaussian", "target.mean=0", "target.std=1", "model.generator.hidden=[]", "model.g_steps=0",
-           "model.r1_gamma=0", "model.ema=0",
-           "model.generator.noise_dim=1", "model.generator.categories=0", "model.d_steps=1", "optim.lr_decay_start=1", "+callbacks.freeze._target_=gan1d.optimal.AffineGenerator",
+           "model.r1_gamma=0", "model.ema=0", "model.generator.noise_dim=1", "model.generator.categories=0",
+           "model.d_steps=1", "optim.lr_decay_start=1", "+callbacks.freeze._target_=gan1d.optimal.AffineGenerator",
            "+callbacks.freeze.weight=0.5", "+callbacks.freeze.bias=1.0", "eval_every=${steps}", "figure_every=${steps}"]
 
 
