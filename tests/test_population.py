@@ -11,6 +11,7 @@ import torch
 from helpers import SHRINK, SignalAt, run_cli
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch import nn
@@ -200,7 +201,8 @@ def test_every_job_of_a_population_sweep_writes_its_solo_run_dir(sweep):
         run = sweep / job
         config = OmegaConf.load(run / ".hydra" / "config.yaml")
         assert json.loads((run / "metrics.json").read_text())["status"] == "ok"
-        assert (run / "pdf_overlay.png").stat().st_size > 0
+        with Image.open(run / "pdf_overlay.png") as overlay, Image.open(sweep / "3" / "pdf_overlay.png") as alone:
+            assert overlay.format == "PNG" and overlay.size == alone.size  # a replica's figure is a solo run's
         assert sample(run / "checkpoints" / "last.ckpt", n=7).shape == (7,)
         events = EventAccumulator(str(run))
         events.Reload()
