@@ -234,6 +234,7 @@ class RunRecord(L.Callback):
             "wall_s": round(now - (self.start or now), 3),
             **self._speed(round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None),
             "target": repr(trainer.datamodule.target),
+            **({"length_rule": rule} if (rule := trainer.datamodule.length_rule) else {}),
         }
         prefix = "eval/"
         record.update({k[len(prefix):]: v for k, v in pl_module.latest.items() if k.startswith(prefix)})
