@@ -3,6 +3,7 @@ cadence (in iterations), so the training loop pays nothing for them in between."
 
 import logging
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from gan1d.drawing import Painter
 from gan1d.errors import Diverged
@@ -206,7 +208,10 @@ class RunRecord(L.Callback):
     """Writes ``metrics.json`` in the run directory when training ends, however it ends: how long, how fast, how
     good, and a ``status``: ok, interrupted, diverged or failed (with the reason). ``steps_per_s`` is the training
     loop's speed, from the start of the first iteration to the end of the last (with everything due at the cadences
-    in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. Also logs the run's
+    in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. A job of a population
+    (``replicas`` set, by gan1d.population) shares that loop with the other replicas: its speed is then
+    ``replica_steps_per_s``, its own iterations per second of that shared loop, beside ``replicas``, and there is no
+    ``steps_per_s``, which would read as a solo run's speed. Also logs the run's
     hyperparameters with its final W1/sd and KS to TensorBoard's HParams tab (every run logs the same keys, so a
     sweep compares side by side)."""
 
@@ -214,6 +219,7 @@ class RunRecord(L.Callback):
 
     def __init__(self, hparams: dict | None = None, filename: str = "metrics.json"):
         self.hparams, self.filename = dict(hparams or {}), filename
+        self.replicas = None  # the population's size, for a job of one
         self.start = self.first_step = self.last_step = None
         self.first_iteration = 0
         self.record = {}
@@ -259,7 +265,7 @@ class RunRecord(L.Callback):
             **({"reason": reason} if reason else {}),
             "steps": done,
             "wall_s": round(now - (self.start or now), 3),
-            "steps_per_s": round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None,
+            **self._speed(round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None),
             "target": repr(trainer.datamodule.target),
             **({"length_rule": rule} if (rule := trainer.datamodule.length_rule) else {}),
         }
@@ -268,6 +274,12 @@ class RunRecord(L.Callback):
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
+
+
+    def _speed(self, per_s: float | None) -> dict:
+        if self.replicas is None:
+            return {"steps_per_s": per_s}
+        return {"replica_steps_per_s": per_s, "replicas": self.replicas}
 
 
 class Checkpoint(L.Callback):
@@ -342,16 +354,41 @@ class GracefulStop(L.Callback):
 
 
 class IterationBar(TQDMProgressBar):
-    """Lightning's bar, counting what matters here: iterations, out of ``steps`` (a batch holds several)."""
+    """Lightning's bar, counting what matters here: iterations, out of ``steps`` (a batch holds several). One bar,
+    made at the first batch (after the run's start-up lines), named and sized once: none of Lightning's "Training"
+    and "Epoch 0" bars of unknown length before it."""
 
-    def on_train_epoch_start(self, trainer, *_):
-        super().on_train_epoch_start(trainer, *_)
-        self.train_progress_bar.set_description("iterations")
-        self.train_progress_bar.total = trainer.datamodule.steps
+    def on_train_start(self, *_):
+        self._train_progress_bar = None
+
+    def on_train_epoch_start(self, *_):
+        pass
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self._train_progress_bar is None:
+            self.train_progress_bar = Tqdm(desc="iterations", total=trainer.datamodule.steps,
+                                           initial=pl_module.iteration, position=2 * self.process_position,
+                                           disable=self.is_disabled, leave=True, dynamic_ncols=True, file=sys.stdout,
+                                           smoothing=0, bar_format=self.BAR_FORMAT)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         # Lightning's bar shows batch_idx + 1; here that is the iteration count, refreshed every refresh_rate of them.
         super().on_train_batch_end(trainer, pl_module, outputs, batch, pl_module.iteration - 1)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self._train_progress_bar is not None:  # None for a run resumed after its last iteration
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_train_end(self, *_):
+        self._close()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._close()  # left open, the bar would be drawn again whenever the process exits
+
+    def _close(self):
+        if self._train_progress_bar is not None:
+            self._train_progress_bar.close()
+            self._train_progress_bar = None
 
     def get_metrics(self, trainer, pl_module):
         shown = {name.split("/", 1)[1]: f"{pl_module.latest[name]:.4f}" for name in PROGRESS_BAR_METRICS

@@ -267,7 +267,8 @@ def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True
         right.axhline(equilibrium, color="grey", ls=":", lw=1, label="equilibrium")
     for ax in (left, right):
         ax.set_xlabel("iteration")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run shorter than log_every has no curves to name
+            ax.legend(fontsize=8)
     return fig
 
 

@@ -42,7 +42,7 @@ from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
 from gan1d.module import GAN1D, nonfinite
 from gan1d.sample import checkpoint_path
-from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks
+from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks, result_line
 
 log = logging.getLogger(__name__)
 
@@ -544,6 +544,9 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     finally:
         if painter is not None:
             painter.finish()
+    for job in (job for job in jobs if job.record):  # none for a job that failed before training
+        with job.logging():
+            log.info(result_line(job.record, job.cfg.run_dir))
     return [job.record for job in jobs]
 
 
@@ -564,6 +567,8 @@ def build_jobs(cfgs: list[DictConfig]) -> tuple[list[Job], list[L.Callback]]:
     for k, cfg in enumerate(cfgs):
         run = build_run(cfg, check_config(cfg))
         own = [c for c in run.callbacks if not isinstance(c, SHARED)]
+        for record in (c for c in own if isinstance(c, RunRecord)):
+            record.replicas = len(cfgs)
         shared = shared or [c for c in run.callbacks if isinstance(c, SHARED)]
         job = Job(k, cfg, run.model, run.datamodule, own, run.logger, run.ckpt)
         job.trainer = JobTrainer(job)

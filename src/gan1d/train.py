@@ -96,7 +96,21 @@ def train(cfg: DictConfig) -> dict:
     with frozen_garbage():
         # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
         trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=run.ckpt, weights_only=True)
-    return next(c for c in run.callbacks if isinstance(c, RunRecord)).record
+    record = next(c for c in run.callbacks if isinstance(c, RunRecord)).record
+    log.info(result_line(record, cfg.run_dir))
+    return record
+
+
+def result_line(record: dict, run_dir: str) -> str:
+    """The line a run's console ends with: how it ended, how fast, how good, and where its files are."""
+    if "replica_steps_per_s" in record:
+        speed = f"{record['replica_steps_per_s']} it/s for each of {record['replicas']} replicas"
+    else:
+        speed = f"{record['steps_per_s']} it/s"
+    scores = f": W1/sd {record['w1_over_std']:.4f}, KS {record['ks']:.4f}" if "w1_over_std" in record else ""
+    path = Path(run_dir)
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    return f"gan1d: {record['status']} after {record['steps']} iterations ({speed}){scores}; run dir {shown}"
 
 
 class Run(NamedTuple):
@@ -131,6 +145,11 @@ def quiet_frameworks() -> None:
     # Lightning prints through a console handler of its own *and* passes records on to the root logger that Hydra
     # set up, so every line would come twice. Hydra's handlers alone put them on the console and in the run's train.log.
     logging.getLogger("lightning").handlers.clear()
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_LIGHTNING_CHATTER)
+    # A run trains on one device, never with srun: Lightning's hint to launch with srun does not apply (its SLURM
+    # detection inside a SLURM job is untouched).
+    warnings.filterwarnings("ignore", message="The `srun` command is available on your system but is not used")
     # The stream resumes exactly by itself (item i depends only on the seed and i), so this caution does not apply.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     # Lightning 2.6 on torch 2.13 warns about its own use of a torch API; nothing a gan1d user can act on.
@@ -138,6 +157,20 @@ def quiet_frameworks() -> None:
     # logger=csv writes into the run dir, which holds the run's other files: the CSV logger warns that the folder
     # is not empty, though all it replaces is an old metrics.csv.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+
+
+class _Chatter(logging.Filter):
+    """Lightning's start and end lines a gan1d user does not need: the devices found (an unused GPU still warns),
+    the fit's end (gan1d's result line says it) and its tips advertising other products."""
+
+    LINES = ("GPU available:", "TPU available:", "HPU available:", "LOCAL_RANK:", "`Trainer.fit` stopped:",
+             "\N{ELECTRIC LIGHT BULB} Tip:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.LINES)
+
+
+_LIGHTNING_CHATTER = _Chatter()
 
 
 @contextmanager
