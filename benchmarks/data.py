@@ -158,19 +158,33 @@ PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan}
 
 
 def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
-    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run)."""
+    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run); with
+    reuse, a finished run's record and samples are read back here."""
     for name, path in files.items():
         quality.TARGETS[name] = (["target=empirical", f"target.path={path}"], "data")
     run_args = argparse.Namespace(presets=["default"], targets=list(files), seeds=args.seeds, jobs=args.jobs,
                                   steps=args.steps, reuse=args.reuse, runs=args.runs / "gan1d")
+    finished = [finished_run(args.runs / "gan1d" / "default" / path.stem / f"seed{s}", name, s)
+                for name, path in files.items() for s in range(args.seeds)] if args.reuse else []
+    if not finished or None in finished:
+        finished = quality.run_jobs(run_args)
     rows = []
-    for r in quality.run_jobs(run_args):
+    for r in finished:
         train, held_out = split(files[r["target"]])
         samples = np.load(Path(r["run_dir"]) / "samples.npy")
         rows.append({"method": "gan1d", "column": r["target"], "seed": r["seed"], "wall_s": r["wall_s"],
                      "steps": r["steps"], "samples": str(Path(r["run_dir"]) / "samples.npy"),
                      **scores(samples, train, held_out)})
     return rows
+
+
+def finished_run(run_dir: Path, name: str, seed: int) -> dict | None:
+    record_file = run_dir / "metrics.json"
+    record = json.loads(record_file.read_text()) if record_file.exists() else {}
+    if record.get("status") != "ok" or not (run_dir / "samples.npy").exists():
+        return None
+    return {"target": name, "seed": seed, "run_dir": str(run_dir), "wall_s": record["wall_s"],
+            "steps": record["steps"]}
 
 
 def peer_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
