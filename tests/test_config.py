@@ -70,7 +70,7 @@ def test_user_keys_reach_the_parts_they_name(make_cfg):
         [(1e-4, (0.6, 0.9)), (2e-4, (0.6, 0.9))]
     datamodule = instantiate(cfg.data, target=instantiate(cfg.target))
     real, noise, _ = next(iter(datamodule.train_dataloader()))
-    assert real.shape[2] == noise.shape[2] == 64 and noise.shape[3] == 3  # the generator's noise width
+    assert real.shape[2] == noise.shape[2] == 64 and noise.shape[3] == 3 + 10  # noise_dim, then the 10 categories
     def eval_noise(seed):
         return instantiate(make_cfg(f"seed={seed}").data, target=datamodule.target).eval_noise
 
@@ -116,7 +116,7 @@ BAD = [
     (["data.eval_size=10000000"], "data.eval_size=10000000 "), (["data.standardize=maybe"], "data.standardize='maybe'"),
     (["data.standardize=1"], "data.standardize=1 "), (["data.num_workers=-1"], "data.num_workers=-1 "),
     (["data.num_workers=1000"], "data.num_workers=1000 "), (["data.seed=-3"], "data.seed=-3 "),
-    (["data.d_steps=2"], "data.d_steps=2 must equal model.d_steps=1"),
+    (["data.d_steps=1"], "data.d_steps=1 must equal model.d_steps=2"),
     (["data.noise=uniform"], "data.noise='uniform' must equal"),
     (["data.batch_size=1000000000"], "data.batch_size=1000000000, iterations_per_batch=10"),
     (["model.d_steps=1000000"], "data.batch_size=256, iterations_per_batch=10, model.d_steps=1000000"),

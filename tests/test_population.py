@@ -56,7 +56,9 @@ class Start(L.Callback):
 
 
 def job_cfg(make_cfg, root, k):
-    cfg = make_cfg(*JOBS[k], "iterations_per_batch=10", "optim.lr_decay_start=0.5")  # the rates decay too
+    # The rates decay too; no categorical code: its one-hot inputs amplify the replicas' float rounding to 1e-4
+    # within 20 iterations, where without it replicas and solo runs agree to 1e-6 over the whole run.
+    cfg = make_cfg(*JOBS[k], "iterations_per_batch=10", "optim.lr_decay_start=0.5", "model.generator.categories=0")
     cfg.run_dir = str(root / f"job{k}")
     return cfg
 
@@ -134,7 +136,7 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     same = ["seed=3", "optim.g_lr=1e-3", "optim.d_lr=7e-4", "model.r1_gamma=0.3", "model.ema=0.9", "run_dir=/elsewhere"]
     assert all(population_key(make_cfg(override)) == base for override in same)
     # Another recipe, or one of the varied keys switching a part on or off, is another population.
-    for override in ["steps=50", "model.d_steps=2", "loss=wgan_gp", "model.r1_gamma=0", "model.ema=0"]:
+    for override in ["steps=50", "model.d_steps=1", "loss=wgan_gp", "model.r1_gamma=0", "model.ema=0"]:
         assert population_key(make_cfg(override)) not in (None, base), override
     # Jobs a population cannot train run alone.
     assert population_key(make_cfg("+trainer.precision=bf16-mixed")) is None
@@ -163,7 +165,7 @@ def test_a_population_runs_the_hooks_inside_its_optimizer_steps(make_cfg, tmp_pa
     hooks = HookCounter()
     cfgs = [make_cfg("seed=0", "steps=10"), make_cfg("seed=1", "steps=10", f"run_dir={tmp_path / 'other'}")]
     assert [record["status"] for record in train_population(cfgs, callbacks=[hooks])] == ["ok", "ok"]
-    assert hooks.count == 10 * 2  # one D and one G step per iteration
+    assert hooks.count == 10 * 3  # two D steps and one G step per iteration
 
 
 def test_a_replica_is_its_solo_run(population, tmp_path):
@@ -241,14 +243,14 @@ def test_a_rerun_sweep_keeps_ended_jobs_and_resumes_the_others(sweep, tmp_path):
     proc = run_cli("gan1d.train", *SWEEP, "steps=30", "hydra.launcher.resume=true", f"hydra.sweep.dir={rerun}",
                    cwd=tmp_path)
     out = proc.stdout + proc.stderr
-    assert "population of 3: #1 #2 #3" in out and "resumes from its jobs' checkpoints, after optimizer step 40" in out
+    assert "population of 3: #1 #2 #3" in out and "resumes from its jobs' checkpoints, after optimizer step 60" in out
     assert json.loads((rerun / "0" / "metrics.json").read_text())["status"] == "diverged"
-    assert torch.load(rerun / "0" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20 * 2
+    assert torch.load(rerun / "0" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20 * 3
     for job in ("1", "2", "3"):
         record = json.loads((rerun / job / "metrics.json").read_text())
         assert (record["status"], record["steps"]) == ("ok", 30)
         checkpoint = torch.load(rerun / job / "checkpoints" / "last.ckpt", weights_only=True)
-        assert checkpoint["global_step"] == 30 * 2  # one D and one G step per iteration
+        assert checkpoint["global_step"] == 30 * 3  # two D steps and one G step per iteration
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ def test_train_writes_the_run_record(make_cfg, tmp_path):
     with Image.open(tmp_path / "training.gif") as gif:  # the overlay through training: iterations 20 and 40
         assert gif.n_frames == 2
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 80  # Lightning counts optimizer steps: 2 per iteration
+    assert ckpt["global_step"] == 120  # Lightning counts optimizer steps: 2 D steps and 1 G step per iteration
     assert ckpt["gan1d_generator"]["config"]["noise"] == "normal"
     # Standardisation is wired: generator output and D input use the location and scale estimated from data.
     state = ckpt["state_dict"]
@@ -419,5 +419,6 @@ def test_each_step_uses_its_own_iterations_learning_rate(make_cfg):
                    "+callbacks.lrs._target_=test_train.LearningRatesUsed"))
     factors = [min(1.0, (1 - (t - 1) / 40) / 0.5) for t in range(1, 41)]
     seen = LearningRatesUsed.last.seen
-    assert seen[0::2] == pytest.approx([2e-3 * f for f in factors])  # D's step comes first in each iteration
-    assert seen[1::2] == pytest.approx([1e-3 * f for f in factors])
+    # Each iteration: D's two steps, then G's.
+    assert seen[0::3] == seen[1::3] == pytest.approx([2e-3 * f for f in factors])
+    assert seen[2::3] == pytest.approx([1e-3 * f for f in factors])

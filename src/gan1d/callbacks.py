@@ -235,6 +235,7 @@ class RunRecord(L.Callback):
             "wall_s": round(now - (self.start or now), 3),
             "steps_per_s": round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None,
             "target": repr(trainer.datamodule.target),
+            **({"length_rule": rule} if (rule := trainer.datamodule.length_rule) else {}),
         }
         record.update(scores(pl_module.latest, "eval/"))
         if test := scores(pl_module.latest, "test/"):

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gan1d import targets
 from gan1d.errors import ConfigError
+from gan1d.length import AUTO, MODES_STEPS, ONE_MODE_STEPS
 from gan1d.loading import DataError
 from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
@@ -80,6 +81,8 @@ def integer_in(low: int, high: int) -> Callable[[object], bool]:
 
 
 POSITIVE_INT = (_positive_int, "a positive integer")
+LENGTH = (lambda v: v == AUTO or _positive_int(v), f"a positive integer, or {AUTO} (gan1d.length's rule: "
+                                                   f"{ONE_MODE_STEPS} for one mode, {MODES_STEPS} for several)")
 POSITIVE = (_positive, "a positive finite number")
 PENALTY = (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)")
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
@@ -98,7 +101,7 @@ CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every", "mode
             "callbacks.evaluation.every", "callbacks.figures.every", "callbacks.checkpoint.every")
 RULES = {
     "seed": SEED,
-    "steps": POSITIVE_INT,
+    "steps": LENGTH,
     "threads": (integer_in(1, CORES), f"an integer in [1, {CORES}] (the CPU cores of this machine)"),
     "run_dir": PATH,
     "cuda_graph": BOOLEAN,
@@ -109,7 +112,7 @@ RULES = {
     "optim.d_lr": POSITIVE,
     "optim.betas": BETAS,
     "optim.lr_decay_start": DECAY_START,
-    "data.steps": POSITIVE_INT,
+    "data.steps": LENGTH,
     "data.iterations_per_batch": POSITIVE_INT,
     "data.batch_size": POSITIVE_INT,
     "data.seed": SEED,
@@ -212,7 +215,7 @@ def _check_relations(cfg: DictConfig) -> None:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")
     d, g = cfg.model.d_steps, cfg.model.g_steps
     dim = cfg.model.generator.noise_dim + cfg.model.generator.categories
-    floats = min(n, cfg.data.steps) * batch * (d + (d + g) * dim)
+    floats = (n if cfg.data.steps == AUTO else min(n, cfg.data.steps)) * batch * (d + (d + g) * dim)
     if floats > LOADER_BATCH_FLOATS:
         raise ConfigError(f"data.batch_size={batch}, {per_batch}={n}, model.d_steps={d}, model.g_steps={g} and "
                           f"noise_dim + categories={dim} make loader batches of {floats:,} numbers, more than the "

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from gan1d.length import AUTO, SAMPLES, auto_steps
 from gan1d.networks import sample_noise
 from gan1d.targets import Target
 
 TRAIN, EVAL = 0, 1  # what a stream is for: training batches, or the fixed evaluation noise and standardisation
+LENGTH_SEED = 2  # the length rule's draw of target samples, the same for every run seed
 
 
 def stream_seed(seed: int, purpose: int, rank: int = 0) -> int:
@@ -69,18 +71,26 @@ class MinibatchStream(IterableDataset):
 
 
 class StreamDataModule(L.LightningDataModule):
-    def __init__(self, target: Target, steps: int, batch_size: int = 256, noise: str = "normal", noise_dim: int = 1,
-                 d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
+    def __init__(self, target: Target, steps: int | str, batch_size: int = 256, noise: str = "normal",
+                 noise_dim: int = 1, d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
                  eval_size: int = 20_000, standardize: bool = True, standardize_size: int = 10_000,
                  num_workers: int = 0, mixing_weights: int = 0, categories: int = 0):
         super().__init__()
-        self.target, self.steps, self.iterations_per_batch = target, steps, iterations_per_batch
+        self.target, self.iterations_per_batch = target, iterations_per_batch
+        self.steps, self.length_rule = self._length(steps)
         self.batch_size, self.noise, self.noise_dim, self.categories = batch_size, noise, noise_dim, categories
         self.d_steps, self.g_steps, self.seed = d_steps, g_steps, seed
         self.num_workers, self.mixing_weights = num_workers, mixing_weights
         rng = torch.Generator().manual_seed(stream_seed(seed, EVAL))
         self.eval_noise = sample_noise(noise, eval_size, noise_dim, rng, categories)
         self.loc, self.scale = self._location_scale(standardize_size, rng) if standardize else (0.0, 1.0)
+
+    def _length(self, steps: int | str) -> tuple[int, str | None]:
+        """``steps``, or with ``auto`` the length rule's (gan1d.length), from a draw that does not depend on the run's
+        seed: every seed of a sweep trains as long, and a population's replicas stay in lockstep."""
+        if steps != AUTO:
+            return steps, None
+        return auto_steps(self.target.sample(SAMPLES, torch.Generator().manual_seed(LENGTH_SEED)).numpy())
 
     def _location_scale(self, n: int, rng: torch.Generator) -> tuple[float, float]:
         """Estimated from target samples, as a user with only data would: never from the config's parameters."""

@@ -230,6 +230,31 @@ class Comb(Mixture):
         self.check_float32(None, ("spacing", spacing) if (modes - 1) * spacing > std else ("std", std))
 
 
+class RandomMixture(Mixture):
+    """A mixture no recipe was tuned on, drawn from ``seed``: 2-6 Gaussian modes, weights at least ``min_weight``
+    (the rest split by a flat Dirichlet), widths log-uniform in [0.2, 1], and each gap between neighbouring means
+    their two widths summed times a factor log-uniform in [1.5, 6]: from modes that nearly touch
+    (a shoulder more than a dip) to modes far apart. Centred on 0. ``target=random_mixture target.seed=K``."""
+
+    def __init__(self, seed: int = 0, min_weight: float = 0.05):
+        seed = integer("seed", seed, 0)
+        min_weight = number("min_weight", min_weight, positive=True)
+        rng = np.random.default_rng([seed, 0x6A1D])  # salted: target.seed=K is not the run's seed=K stream
+        k = int(rng.integers(2, 7))
+        if not min_weight * k < 1:
+            raise BadArgument("min_weight", min_weight, f"below 1/{k}, as this seed draws {k} modes")
+        weights = min_weight + (1 - k * min_weight) * rng.dirichlet(np.ones(k))
+        stds = np.exp(rng.uniform(np.log(0.2), np.log(1.0), k))
+        gaps = (stds[:-1] + stds[1:]) * np.exp(rng.uniform(np.log(1.5), np.log(6.0), k - 1))
+        means = np.concatenate([[0.0], np.cumsum(gaps)])
+        self.seed = seed
+        self._build(weights.tolist(), (means - means.mean()).tolist(), stds.tolist())
+
+    def __repr__(self) -> str:
+        w, mu, sd = (", ".join(f"{v:.3g}" for v in t.tolist()) for t in self.modes())
+        return f"RandomMixture(seed={self.seed}: weights [{w}], means [{mu}], stds [{sd}])"
+
+
 class Laplace(Target):
     """Heavier tails than a Gaussian, and a sharp peak."""
 

@@ -77,7 +77,8 @@ class PopulationLauncher(Launcher):
         run_dir = Path(config.hydra.runtime.output_dir)
         record_file = run_dir / "metrics.json"
         record = json.loads(record_file.read_text()) if record_file.exists() else {}
-        if record.get("status") == "diverged" or (record.get("status") == "ok" and record["steps"] >= config.steps):
+        done = record.get("status") == "ok" and (config.steps == "auto" or record["steps"] >= config.steps)
+        if record.get("status") == "diverged" or done:
             log.info("\t#%s : kept, %s in %s", config.hydra.job.num, record["status"], run_dir)
             with as_job(config):
                 return job_return(config, record.get("w1_over_std", math.nan) if record["status"] == "ok"
