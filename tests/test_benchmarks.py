@@ -176,3 +176,18 @@ def test_data_size_benchmark_scores_the_part_gan1d_scores_on(tmp_path, capsys):
     x30 = np.sort(truth.sample(30, torch.Generator().manual_seed(0)).double().numpy())
     assert small["w1_over_std_floor_p95"] == pytest.approx(bootstrap_floor(x30, x30.std())["w1_over_std_floor_p95"])
     assert "| 1000 | split |" in capsys.readouterr().out and (tmp_path / "data_size.json").is_file()
+
+
+def test_data_benchmark_scores_a_small_column_as_gan1d_does(tmp_path):
+    """A column too small to hold out: every method is scored in-sample, and the floor is gan1d's bootstrap one."""
+    import data
+    import numpy as np
+
+    from gan1d.metrics import bootstrap_floor
+
+    x = np.random.default_rng(0).normal(size=150)
+    np.save(tmp_path / "x.npy", x)
+    train, scored_on = data.split(tmp_path / "x.npy")
+    assert np.array_equal(train, np.sort(x)) and np.array_equal(scored_on, np.sort(x))
+    floor = data.floor_row("x", tmp_path / "x.npy")
+    assert floor["w1_over_std"] == pytest.approx(bootstrap_floor(np.sort(x), x.std())["w1_over_std_floor"])
