@@ -320,7 +320,7 @@ def test_submitit_local_launcher_and_the_slurm_preset(tmp_path):
 
 
 def test_optuna_search_minimises_w1(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    pytest.importorskip("optuna")
     sweep = tmp_path / "search"
     proc = run_cli("gan1d.train", "hparams_search=optuna_lr", "hydra.sweeper.n_trials=3", "steps=10", "log_every=5",
                    "eval_every=10", "figure_every=10", f"hydra.sweep.dir={sweep}", cwd=tmp_path)

@@ -216,6 +216,27 @@ def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: b
     return sweep_bars(labels, scores, ", ".join(keys) or "job", what)
 
 
+def write_trials(sweep_dir: Path, trials: list[dict]) -> None:
+    """trials.csv and trials.md beside the summary, for a search with a study (hydra/sweeper=optuna_study): one row
+    per trial of the study, every worker's, with its params, W1/sd and state; the .md best first."""
+    keys = sorted({k for t in trials for k in t["params"]})
+    columns = ("trial", *keys, "w1_over_std", "state", "run_dir", "reason")
+    rows = [{**t, **t["params"]} for t in trials]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    head = ["trial", *keys, "W1/sd", "state", "run dir"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in sorted(rows, key=lambda r: math.inf if r["w1_over_std"] is None else r["w1_over_std"]):
+        state = row["state"] + (f" ({row['reason']})" if row.get("reason") else "")
+        lines.append("| " + " | ".join([str(row["trial"]), *(f"{row.get(k, '')}" for k in keys),
+                                        _fmt(row["w1_over_std"]), state, row["run_dir"]]) + " |")
+    for name, text in (("trials.csv", buf.getvalue()), ("trials.md", "\n".join(lines) + "\n")):
+        with atomic_file(sweep_dir / name) as f:
+            f.write(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
