@@ -92,11 +92,12 @@ def column_file(name: str, folder: Path) -> Path:
 
 
 def split(path: Path):
-    """gan1d's own split of the column: (training part, held-out part)."""
+    """gan1d's own split of the column: (training part, the part gan1d scores on). A small column (each part under
+    Empirical.MIN_PART) has no held-out part: gan1d trains on all of it and scores in-sample, and so do the peers."""
     from gan1d.targets import Empirical
 
     target = Empirical(path=str(path))
-    return target.train, target.held_out
+    return target.train, target.reference
 
 
 def scores(samples: np.ndarray, train: np.ndarray, held_out: np.ndarray) -> dict:
@@ -199,8 +200,17 @@ def peer_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
 
 
 def floor_row(name: str, path: Path) -> dict:
-    train, held_out = split(path)
-    return {"column": name, "train": len(train), "held_out": len(held_out), **scores(train, train, held_out)}
+    """The training part scored as a method (a small column: gan1d's bootstrap floor, as in-sample it would be 0)."""
+    from gan1d.metrics import Evaluator
+    from gan1d.targets import Empirical
+
+    target = Empirical(path=str(path))
+    train, held_out = target.train, target.reference
+    row = {"column": name, "train": len(train), "held_out": len(held_out), **scores(train, train, held_out)}
+    if target.regime == "small":
+        floor = Evaluator(target).data_scores.floor
+        row.update(w1_over_std=floor["w1_over_std_floor"], ks=floor["ks_floor"])
+    return row
 
 
 def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str], seeds: int) -> str:

@@ -57,14 +57,18 @@ def d_star_parts(pl_module):
 class Evaluation(L.Callback):
     """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments), and
     where D has an optimum p / (p + q), D's mean distance from it over the target's central 99%
-    (``eval/d_star_gap``, gan1d.optimal)."""
+    (``eval/d_star_gap``, gan1d.optimal). A data target with a validation part is scored against that part; its
+    held-out test part only once, at the last iteration (``test/`` scores), so nothing tuned on the running scores
+    has seen it."""
 
     def __init__(self, every: int = 250):
         self.every = every
-        self.evaluator = None
+        self.evaluator = self.test = None
 
     def on_fit_start(self, trainer, pl_module):
-        self.evaluator = Evaluator(trainer.datamodule.target)
+        target = trainer.datamodule.target
+        self.evaluator = Evaluator(target)
+        self.test = Evaluator(target, "test") if getattr(target, "reference_part", "test") == "validation" else None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if not is_due(trainer, pl_module, self.every):
@@ -77,6 +81,8 @@ class Evaluation(L.Callback):
             gap = d_star_gap(trainer.datamodule.target, *parts, d_reading(pl_module))
             if gap is not None:
                 scores["eval/d_star_gap"] = gap
+        if self.test is not None and is_last(trainer, pl_module):
+            scores.update({f"test/{name}": value for name, value in self.test(samples).items()})
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.dashboard.histogram("generated", samples, pl_module.iteration)
@@ -206,10 +212,11 @@ class LossCurves(L.Callback):
 
 class RunRecord(L.Callback):
     """Writes ``metrics.json`` in the run directory when training ends, however it ends: how long, how fast, how
-    good, and a ``status``: ok, interrupted, diverged or failed (with the reason). ``steps_per_s`` is the training
-    loop's speed, from the start of the first iteration to the end of the last (with everything due at the cadences
-    in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. A job of a population
-    (``replicas`` set, by gan1d.population) shares that loop with the other replicas: its speed is then
+    good, and a ``status``: ok, interrupted, diverged or failed (with the reason); for data, the ``data`` it trained
+    on (gan1d.targets.Empirical.record) and, beside the validation scores, the ``test`` part's. ``steps_per_s`` is
+    the training loop's speed, from the start of the first iteration to the end of the last (with everything due at
+    the cadences in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. A job of a
+    population (``replicas`` set, by gan1d.population) shares that loop with the other replicas: its speed is then
     ``replica_steps_per_s``, its own iterations per second of that shared loop, beside ``replicas``, and there is no
     ``steps_per_s``, which would read as a solo run's speed. Also logs the run's
     hyperparameters with its final W1/sd and KS to TensorBoard's HParams tab (every run logs the same keys, so a
@@ -269,8 +276,11 @@ class RunRecord(L.Callback):
             "target": repr(trainer.datamodule.target),
             **({"length_rule": rule} if (rule := trainer.datamodule.length_rule) else {}),
         }
-        prefix = "eval/"
-        record.update({k[len(prefix):]: v for k, v in pl_module.latest.items() if k.startswith(prefix)})
+        record.update(scores(pl_module.latest, "eval/"))
+        if test := scores(pl_module.latest, "test/"):
+            record["test"] = test
+        if data := getattr(trainer.datamodule.target, "record", None):
+            record["data"] = data
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
@@ -280,6 +290,11 @@ class RunRecord(L.Callback):
         if self.replicas is None:
             return {"steps_per_s": per_s}
         return {"replica_steps_per_s": per_s, "replicas": self.replicas}
+
+
+def scores(latest: dict, prefix: str) -> dict:
+    """The latest scores under ``prefix``, named without it."""
+    return {k[len(prefix):]: v for k, v in latest.items() if k.startswith(prefix)}
 
 
 class Checkpoint(L.Callback):

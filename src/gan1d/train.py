@@ -88,6 +88,7 @@ def _fresh_run_dir() -> Path:
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
     target = check_config(cfg)  # built: a bad argument or data file stops the run here, before anything is written
+    check_search(target)
     from gan1d.callbacks import RunRecord
 
     quiet_frameworks()
@@ -132,6 +133,7 @@ def build_run(cfg: DictConfig, target) -> Run:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
     save_config(cfg)
+    save_data_record(cfg, target)
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
@@ -193,9 +195,29 @@ def save_config(cfg: DictConfig) -> None:
         OmegaConf.save(cfg, path)
 
 
+def save_data_record(cfg: DictConfig, target) -> None:
+    """RUN_DIR/data.json for a data target: the file as given and absolute, its sha256, the counts and the split
+    (Empirical.record); gan1d.evaluate reads the file from there and refuses one that has changed since."""
+    if (record := getattr(target, "record", None)) is not None:
+        write_json(Path(cfg.run_dir) / "data.json", record)
+
+
+def check_search(target) -> None:
+    """A search (any sweeper but Hydra's basic one minimises what ``main`` returns) on data must tune on a
+    validation part: tuned on the held-out part, its score would be an optimistic one."""
+    if not HydraConfig.initialized() or getattr(target, "reference_part", "validation") == "validation":
+        return
+    sweeper = str(HydraConfig.get().sweeper.get("_target_", ""))
+    if HydraConfig.get().mode == RunMode.MULTIRUN and not sweeper.endswith(".BasicSweeper"):
+        raise ConfigError(f"validation=0 with the sweeper {sweeper.rsplit('.', 1)[-1]}: a search on data must tune on "
+                          "a validation part, not on the held-out part it is scored on; set validation=0.2 "
+                          "(hparams_search=optuna_lr does)")
+
+
 @hydra.main(version_base="1.3", config_path="pkg://gan1d.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    """The task function. Returns the final W1/sd, the number a sweeper (e.g. Optuna) minimises."""
+    """The task function. Returns the final W1/sd, the number a sweeper (e.g. Optuna) minimises: for data, against
+    the validation part when there is one (a search needs one, check_search), never the held-out test part's."""
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return train(cfg).get("w1_over_std", math.nan)
