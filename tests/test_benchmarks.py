@@ -67,16 +67,26 @@ def test_scaling_benchmark_smoke(tmp_path, capsys):
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 
-@pytest.mark.slow
-def test_data_benchmark_smoke(tmp_path, capsys):
+def test_data_benchmark_scores_every_method_on_the_part_gan1d_scores_on(tmp_path):
+    """gan1d (a short run) and the KDE peer on one unseen mixture: each row's scores are its saved samples against
+    the column's held-out part, recomputed here, and the table carries the column's floor."""
     import data
+    import numpy as np
 
-    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--out", str(tmp_path / "out"),
-                      "--runs", str(tmp_path / "runs")])
-    assert [r["target"] for r in rows] == ["N(4, 1.25) draws", "penguins flipper", "seattle wind"]
-    assert all(r["w1_over_std_floor"] > 0 for r in rows) and rows[0]["exact_w1_over_std"] > 0
-    assert "| N(4, 1.25) draws | 16000 / 4000 |" in capsys.readouterr().out
-    assert (tmp_path / "out" / "data_overlays.png").stat().st_size > 10_000
+    from gan1d.metrics import ks_two_sample, wasserstein1_two_sample
+
+    column = "random_mixture(0)"
+    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "kde",
+                      "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
+    assert sorted(r["method"] for r in rows) == ["gan1d", "kde"]
+    train, held_out = data.split(tmp_path / "runs" / "columns" / "random_mixture_0.npy")
+    assert len(train) + len(held_out) == data.MIXTURE_DRAWS and len(held_out) < len(train)
+    for r in rows:
+        samples = np.load(r["samples"]).astype(np.float64)
+        assert r["w1_over_std"] == pytest.approx(wasserstein1_two_sample(samples, held_out) / held_out.std())
+        assert r["ks"] == pytest.approx(ks_two_sample(samples, held_out))
+    floor = wasserstein1_two_sample(train, held_out) / held_out.std()
+    assert f"| {column} | {len(train)} / {len(held_out)} | {floor:.4f} |" in (tmp_path / "out" / "data.md").read_text()
 
 
 @pytest.mark.slow

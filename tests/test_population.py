@@ -145,6 +145,8 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     assert population_key(make_cfg("optim.g_lr=-1")) is None
     assert population_key(make_cfg("+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor")) is None
     assert population_key(make_cfg("ckpt_path=/nonexistent")) is None  # its own run says why
+    assert population_key(make_cfg("experiment=dirac_simultaneous")) is None  # plain gradient steps, simultaneous
+    assert population_key(make_cfg("optim.name=sgd")) is None
     with pytest.raises(ConfigError, match="may differ only in"):
         train_population([make_cfg(), make_cfg("model.r1_gamma=0")])
     # One key's jobs together in chunks of at most `most`, in the order of their first job.

@@ -72,6 +72,10 @@ def alone_because(cfg: DictConfig) -> str | None:
         return "a model or data module of its own"
     if cfg.trainer.get("precision", 32) not in STACKED_PRECISIONS:
         return f"trainer.precision={cfg.trainer.precision} (a population trains in 32-bit)"
+    if cfg.optim.name != "adam":
+        return f"optim.name={cfg.optim.name} (a population steps with a stacked Adam)"
+    if cfg.model.simultaneous:
+        return "model.simultaneous=true (a population steps D, then G)"
     if cfg.trainer.accelerator not in STACKED_ACCELERATORS:
         allowed = ", ".join(STACKED_ACCELERATORS)
         return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {allowed})"
@@ -251,9 +255,9 @@ class Population(GAN1D):
         # What functional_call runs: a GAN1D computation, with one replica's tensors in place of the stacks.
         return getattr(GAN1D, method)(self, *args)
 
-    def _update(self, opt, loss, params) -> torch.Tensor:
+    def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
         # The replicas are independent: the gradient of the sum of their losses is each replica's own.
-        return super()._update(opt, loss.sum(), params)
+        return super()._update(opt, loss.sum(), params, step)
 
     @staticmethod
     def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
