@@ -68,13 +68,13 @@ def test_measured_factor_is_exact_on_a_geometric_spiral_and_averages_an_ellipse(
 def test_simultaneous_steps_take_both_gradients_at_the_same_point(make_cfg):
     """One iteration from (theta, psi) = (1, 1) with h = 0.5: each player moves by its gradient there, D's by
     sigmoid(1) * 1 and G's by sigmoid(-1) * 1; alternating, G's gradient is taken at D's new psi."""
-    from gan1d.checks import build_trainer, check_config
+    from gan1d.build import build_trainer, checked_target
     from gan1d.train import build_run
 
     for simultaneous in (True, False):
         cfg = make_cfg("experiment=dirac_simultaneous", *FAST, "steps=1", "model.generator.theta=1",
                        "model.discriminator.psi=1", f"model.simultaneous={simultaneous}", shrink=False)
-        run = build_run(cfg, check_config(cfg))
+        run = build_run(cfg, checked_target(cfg))
         build_trainer(cfg, callbacks=[], logger=False).fit(run.model, datamodule=run.datamodule)
         theta, psi = run.model.generator.net.theta.item(), run.model.discriminator.net.weight.item()
         sig = torch.sigmoid(torch.tensor(1.0)).item()
@@ -92,11 +92,11 @@ def test_w1_to_a_point_mass_is_the_mean_distance_to_it():
 
 
 def test_a_point_mass_cannot_be_standardised(make_cfg):
-    from gan1d.checks import check_config
+    from gan1d.build import checked_target
     from gan1d.errors import ConfigError
 
     with pytest.raises(ConfigError, match="data.standardize=false"):
-        check_config(make_cfg("target=point_mass"))
+        checked_target(make_cfg("target=point_mass"))
 
 
 # D trained alone (g_steps=0, no R1: it would smooth D away from D*) against a generator frozen to N(1, 0.5).

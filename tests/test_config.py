@@ -8,6 +8,7 @@ import torch
 from helpers import run_cli
 from hydra.utils import instantiate
 
+from gan1d.build import checked_target
 from gan1d.checks import check_config
 from gan1d.errors import ConfigError
 from gan1d.train import train
@@ -33,7 +34,7 @@ def test_every_target_and_preprocessor_composes_and_builds(make_cfg, tmp_path, t
     if target == "point_mass":  # no spread to standardise by (test_classics: the error that says so)
         data = ["data.standardize=false"]
     cfg = make_cfg(f"target={target}", f"preprocessor={preprocessor}", *data)
-    dist = check_config(cfg)  # every key checked, the target built
+    dist = checked_target(cfg)  # every key checked, the target built
     assert dist.sample(10).shape == (10,)
     model = instantiate(cfg.model)
     assert model.discriminator.net[0].in_features == model.preprocessor.width
@@ -165,7 +166,7 @@ BAD = [
 @pytest.mark.parametrize("overrides,message", BAD, ids=[" ".join(o) for o, _ in BAD])
 def test_bad_values_are_one_line_naming_the_key(make_cfg, overrides, message):
     with pytest.raises(ConfigError) as error:
-        check_config(make_cfg(*overrides))
+        checked_target(make_cfg(*overrides))
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 

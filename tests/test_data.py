@@ -16,7 +16,7 @@ from helpers import run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
-from gan1d.checks import build_target
+from gan1d.build import build_target
 from gan1d.data import MinibatchStream
 from gan1d.errors import ConfigError
 from gan1d.figures import overlay_data
@@ -58,7 +58,8 @@ BAD_DATA = [
     ("unknown extension", lambda d: (write(d / "x.xlsx", "1\n2\n"), {}), "unknown file type '.xlsx'"),
     ("empty file", lambda d: (write(d / "x.csv", ""), {}), "the file is empty"),
     ("blank file", lambda d: (write(d / "x.txt", "\n  \n"), {}), "the file is empty"),
-    ("too few values", lambda d: (write(d / "x.csv", column_csv(19)), {}), "19 values are too few: gan1d needs at least 20"),
+    ("too few values", lambda d: (write(d / "x.csv", column_csv(19)), {}),
+     "19 values are too few: gan1d needs at least 20"),
     ("non-numeric cell", lambda d: (write(d / "x.csv", column_csv(300, "abc")), {}),
      "line 4, column 'x': 'abc' is not a number"),
     ("NaN refused", lambda d: (write(d / "x.csv", column_csv(300, "NA")), {"nonfinite": "refuse"}),
@@ -95,7 +96,8 @@ BAD_KEYS = [
     ("holdout 0", {"holdout": 0}, "target.holdout=0 is not allowed"),
     ("holdout 1", {"holdout": 1}, "target.holdout=1 is not allowed"),
     ("holdout 1.5", {"holdout": 1.5}, "strictly between 0 and 1"),
-    ("validation negative", {"validation": -0.1}, "target.validation=-0.1 is not allowed: it must be a number in [0, 0.8)"),
+    ("validation negative", {"validation": -0.1},
+     "target.validation=-0.1 is not allowed: it must be a number in [0, 0.8)"),
     ("validation past holdout", {"holdout": 0.5, "validation": 0.5}, "target.validation=0.5 is not allowed"),
     ("nonfinite keep", {"nonfinite": "keep"}, "target.nonfinite='keep' is not allowed"),
     ("split_seed text", {"split_seed": "a"}, "target.split_seed='a' is not allowed"),

@@ -2,30 +2,22 @@
 given and what is allowed, instead of a traceback from deep inside torch or Lightning.
 
 Every key of conf/ a user may set is checked here: its type, its range, and the few relations between keys. The
-target's arguments are checked by the target itself (its constructor raises BadArgument, or DataError for a data
-file), and reported here.
+target's arguments are checked by the target itself as gan1d.build builds it (its constructor raises BadArgument,
+or DataError for a data file), and reported there as one line too.
 """
 
 import importlib.util
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gan1d import targets
 from gan1d.errors import ConfigError
 from gan1d.length import AUTO, MODES_STEPS, ONE_MODE_STEPS
-from gan1d.loading import DataError
 from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
-from gan1d.targets import BadArgument, Target
-
-if TYPE_CHECKING:
-    import lightning as L
 
 OPTIMIZERS = ("adam", "sgd")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -191,8 +183,8 @@ MIRRORS = {"data.d_steps": "model.d_steps", "data.g_steps": "model.g_steps", "da
 MISSING = object()
 
 
-def check_config(cfg: DictConfig) -> Target:
-    """Checks every key, then builds the target (which checks its own arguments and data) and returns it."""
+def check_config(cfg: DictConfig) -> None:
+    """Checks every key and how they relate; the target checks its own arguments as gan1d.build builds it."""
     for key, (ok, allowed) in RULES.items():
         value = OmegaConf.select(cfg, key, default=MISSING, throw_on_missing=False)
         if value is MISSING and key.startswith(OPTIONAL):
@@ -201,11 +193,6 @@ def check_config(cfg: DictConfig) -> Target:
         if not ok(value):
             raise ConfigError(f"{key}={show(value)} is not allowed: it must be {allowed}")
     _check_relations(cfg)
-    target = build_target(cfg.target)
-    if cfg.data.standardize and target.moments()["std"] == 0:
-        raise ConfigError(f"data.standardize=true cannot standardise {target}: it has no spread to divide by; set "
-                          "data.standardize=false")
-    return target
 
 
 def _check_relations(cfg: DictConfig) -> None:
@@ -266,36 +253,6 @@ def _missing_device(accelerator: str) -> str | None:
         if not torch.backends.mps.is_available():
             return "no Apple GPU (MPS) is available on this machine (torch.backends.mps.is_available() is False)"
     return None
-
-
-def build_target(node: DictConfig) -> Target:
-    """The target a config node (``cfg.target``) describes. Its constructor checks its own arguments and, for data,
-    the file: a bad argument becomes one line naming the key (``target.KEY=VALUE ...``), bad data one line naming
-    the file (``target.path=FILE: ...``)."""
-    try:
-        return instantiate(node)
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, BadArgument):
-            raise ConfigError(f"target.{cause}") from None
-        if isinstance(cause, DataError):
-            raise ConfigError(str(cause)) from None
-        if isinstance(cause, TypeError):  # an argument the target does not take (+target.stdd=1)
-            raise ConfigError(f"target={node.get('_target_')}: {cause}") from None
-        raise
-
-
-def build_trainer(cfg: DictConfig, **parts: object) -> "L.Trainer":
-    """Lightning's Trainer from ``cfg.trainer``; a key or value it refuses (``+trainer.foo=1``,
-    ``trainer.enable_progress_bar=false`` beside gan1d's bar) becomes one line with Lightning's reason."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    try:
-        return instantiate(cfg.trainer, **parts)
-    except InstantiationException as err:
-        if isinstance(err.__cause__, (MisconfigurationException, TypeError, ValueError)):
-            raise ConfigError(f"trainer: Lightning refused the trainer config: {err.__cause__}") from None
-        raise
 
 
 def show(value: object) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import gan1d.conf  # noqa: F401  (registers the resolvers a run's saved config may use)
-from gan1d.checks import build_target, check_config
+from gan1d.build import build_target, checked_target
 from gan1d.errors import ConfigError
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
@@ -117,7 +117,7 @@ def composed_target(overrides: list[str], config_dir: str | os.PathLike | None =
         cfg = compose(overrides, run_dir=".", config_dir=config_dir)
     except HydraException as err:  # an unknown option or key
         raise ConfigError(_one_line(str(err))) from None
-    return check_config(cfg)
+    return checked_target(cfg)
 
 
 def _one_line(message: str) -> str:

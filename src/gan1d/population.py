@@ -35,8 +35,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
+from gan1d.build import build_trainer, checked_target
 from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, RunRecord
-from gan1d.checks import build_trainer, check_config
 from gan1d.data import StreamDataModule
 from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
@@ -65,7 +65,7 @@ current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("gan1d_
 def alone_because(cfg: DictConfig) -> str | None:
     """Why the job ``cfg`` (a task config, without Hydra's node) cannot join a population, or None if it can."""
     try:
-        check_config(cfg)
+        checked_target(cfg)
     except ConfigError:
         return "its config is refused (its run says why)"
     if cfg.model._target_ != "gan1d.module.GAN1D" or cfg.data._target_ != "gan1d.data.StreamDataModule":
@@ -569,7 +569,7 @@ def build_jobs(cfgs: list[DictConfig]) -> tuple[list[Job], list[L.Callback]]:
     first job's callbacks of the population as a whole (SHARED)."""
     jobs, shared = [], []
     for k, cfg in enumerate(cfgs):
-        run = build_run(cfg, check_config(cfg))
+        run = build_run(cfg, checked_target(cfg))
         own = [c for c in run.callbacks if not isinstance(c, SHARED)]
         for record in (c for c in own if isinstance(c, RunRecord)):
             record.replicas = len(cfgs)

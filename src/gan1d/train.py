@@ -24,7 +24,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gan1d.checks import build_trainer, check_config
+from gan1d.build import build_trainer, checked_target
 from gan1d.errors import ConfigError, Diverged
 from gan1d.files import write_json
 
@@ -87,7 +87,7 @@ def _fresh_run_dir() -> Path:
 
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
-    target = check_config(cfg)  # built: a bad argument or data file stops the run here, before anything is written
+    target = checked_target(cfg)  # built: a bad argument or data file stops the run here, before anything is written
     check_search(target)
     from gan1d.callbacks import RunRecord
 
