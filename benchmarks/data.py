@@ -195,6 +195,8 @@ def peer_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
             for s in range(args.seeds) for m in args.peers for c, p in files.items()]
     for m in args.peers:
         (args.runs / m).mkdir(parents=True, exist_ok=True)
+    if args.no_fit:  # only reading back: no process each
+        return [row for row in map(fit_peer, jobs) if row is not None]
     with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:
         return [row for row in pool.map(fit_peer, jobs) if row is not None]
 
