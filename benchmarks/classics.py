@@ -113,7 +113,8 @@ def saturation_figure(module, path):
     fig = Figure(figsize=(9, 3.4))
     left, right = fig.subplots(1, 2)
     left.plot(x, module.discriminate(x).cpu(), color="k", label="D(x)")
-    left.set(xlabel="x", ylabel="D(x)", ylim=(0, 1.05), title=f"minimax after {FAR_STEPS} iterations: D ~ 0 at the fakes")
+    left.set(xlabel="x", ylabel="D(x)", ylim=(0, 1.05),
+             title=f"minimax after {FAR_STEPS} iterations: D ~ 0 at the fakes")
     density = left.twinx()  # the fakes' spike would flatten D on a shared axis
     density.plot(x, torch.exp(-x**2 / 2) / np.sqrt(2 * np.pi), color="tab:blue", label="target N(0, 1)")
     density.hist(fakes, bins=60, density=True, color="tab:red", alpha=0.5, label="generated")
