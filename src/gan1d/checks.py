@@ -137,6 +137,7 @@ RULES = {
     "model.generator.categories": CATEGORIES,
     "model.generator.hidden": WIDTHS,
     "model.generator.activations": ACTIVATION,
+    "model.generator.init_offset": (_number, "a finite number (G's initial offset, in standardised units; 0: none)"),
     "model.discriminator.hidden": WIDTHS,
     "model.discriminator.activations": ACTIVATION,
     # After the model's keys, which these follow: an error names the key the user set.

@@ -81,21 +81,26 @@ class Constant(nn.Module):
 
 class Generator(nn.Module):
     """``theta``: instead of the MLP, one learned parameter that every sample equals (the Dirac-GAN of Mescheder
-    et al. 2018); null: the MLP."""
+    et al. 2018); null: the MLP. ``init_offset``: added to the MLP's output bias at init, in standardised units, so
+    the generator starts that far from the target (the vanishing gradients of Goodfellow et al. 2014, section 3)."""
 
     def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden: Sequence[int] = (64, 64),
                  activations: str | Sequence[str] = "elu",
-                 categories: int = 0, theta: float | None = None):
+                 categories: int = 0, theta: float | None = None, init_offset: float = 0.0):
         super().__init__()
         activations = activations if isinstance(activations, str) else [str(a) for a in activations]
         # Plain types only, so checkpoints load with weights_only=True (no OmegaConf ListConfig in here).
         self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations,
-                           categories=categories, theta=None if theta is None else float(theta))
+                           categories=categories, theta=None if theta is None else float(theta),
+                           init_offset=float(init_offset))
         self.noise, self.noise_dim, self.categories = noise, noise_dim, categories
         self.net = mlp(noise_dim + categories, list(hidden), activations, 1) if theta is None else Constant(theta)
         if categories and theta is None:
             with torch.no_grad():  # the categories start as far apart as a lone noise input's values would
                 self.net[0].weight[:, noise_dim:].uniform_(-1, 1)
+        if init_offset and theta is None:
+            with torch.no_grad():
+                self.net[-1].bias += init_offset
         self.register_buffer("loc", torch.tensor(0.0))
         self.register_buffer("scale", torch.tensor(1.0))
 
