@@ -17,7 +17,7 @@ import torch
 from hydra import compose, initialize_config_module
 from matplotlib.figure import Figure
 
-from gan1d.checks import build_trainer, check_config
+from gan1d.build import build_trainer, checked_target
 from gan1d.dirac import outcome
 from gan1d.losses import LOSSES
 from gan1d.train import build_run, train
@@ -32,19 +32,14 @@ DIRAC = {  # preset: what the paper shows it doing (Mescheder et al. 2018, secti
     "dirac_wgan_gp": "cycles (section 3: WGAN-GP does not converge; here the one-sided penalty, 0 near psi = 0)",
 }
 # D trained alone against a generator frozen to N(1, 0.5), the target N(0, 1): D* is exact.
-D_ALONE = ["target=gaussian", "target.mean=0", "target.std=1", "model.generator.hidden=[]", "model.g_steps=0",
-           "model.r1_gamma=0", "model.ema=0", "model.generator.noise_dim=1", "model.generator.categories=0",
-           "model.d_steps=1", "optim.lr_decay_start=1", "+callbacks.freeze._target_=gan1d.optimal.AffineGenerator",
-           "+callbacks.freeze.weight=0.5", "+callbacks.freeze.bias=1.0", "steps=600", "eval_every=${steps}",
-           "figure_every=${steps}"]
+D_ALONE = ["experiment=optimal_d"]
 SEEDS = (0, 1, 2, 3)
-# The generator starts OFFSET target sds above N(0, 1); basic's pins, plain gradient steps (Adam would rescale the
-# vanishing gradient back to full-size steps), no R1 and no EMA, so nothing but the loss props G's gradient up.
-OFFSET, FAR_STEPS, FIRST = 6.0, 300, 20
-FAR = ["experiment=basic", "target=gaussian", "target.mean=0", "target.std=1", f"model.generator.init_offset={OFFSET}",
-       "model.r1_gamma=0", "model.ema=0", "optim.name=sgd", "optim.g_lr=0.05", "optim.d_lr=0.05",
-       f"steps={FAR_STEPS}", "log_every=1", *(f"{k}={FAR_STEPS}" for k in ("eval_every", "figure_every",
-                                                                       "checkpoint_every"))]
+# The generator starts 6 target sds above N(0, 1) (conf/experiment/vanishing.yaml: plain gradient steps, as Adam
+# would rescale the vanishing gradient back to full-size steps; no R1, no EMA).
+FAR, FIRST = ["experiment=vanishing"], 20
+with initialize_config_module("gan1d.conf", version_base="1.3"):
+    _far = compose("train", overrides=FAR)
+OFFSET, FAR_STEPS = _far.model.generator.init_offset, _far.steps
 FAR_LOSSES = ("minimax", "non_saturating", "wgan_gp")
 
 DERIVATION = """\
@@ -97,7 +92,7 @@ def far_start(loss, run_dir):
     """One run from the far start; returns its measurements and the trained module."""
     with initialize_config_module("gan1d.conf", version_base="1.3"):
         cfg = compose("train", overrides=[f"run_dir={run_dir}", *FAR, f"loss={loss}", *FAST])
-    run, trace = build_run(cfg, check_config(cfg)), Trace()
+    run, trace = build_run(cfg, checked_target(cfg)), Trace()
     build_trainer(cfg, callbacks=[trace], logger=False).fit(run.model, datamodule=run.datamodule)
     start = trace.mean[0]
     halfway = next((i for i, m in enumerate(trace.mean) if abs(m) <= abs(start) / 2), None)
@@ -204,8 +199,8 @@ def vanishing_section(results):
              "\"Early in learning, when G is poor, D can reject samples with high confidence [...] log(1 - D(G(z)))",
              "saturates\": the generator starts "
              f"{OFFSET:g} sds above the target N(0, 1) (`model.generator.init_offset={OFFSET:g}`), with "
-             "experiment=basic's pins, plain gradient steps of 0.05 for both players (Adam would rescale a small "
-             "gradient back to full-size steps), no R1 and no EMA. "
+             "`experiment=vanishing`: one D step, plain gradient steps of 0.05 for both players (Adam would rescale "
+             "a small gradient back to full-size steps), no R1 and no EMA. "
              f"`grad_norm/g` is the median over the first {FIRST} iterations; \"half way\" is the first iteration "
              "at which the generated mean is within half its starting distance of 0.", "",
              "| loss | G's gradient norm, first iterations | orders below non-saturating | generated mean: start, "
@@ -215,10 +210,9 @@ def vanishing_section(results):
         halfway = r["halfway"] if r["halfway"] is not None else f"not within {FAR_STEPS}"
         lines.append(f"| {loss} | {r['grad_norm_first']:.4f} | {orders} | {r['start_mean']:.2f}, "
                      f"{r['end_mean']:.2f} | {halfway} |")
-    cmd = " ".join(o for o in FAR if not o.startswith(("target=", "experiment=")))
     lines += ["", f"Minimax's generator gradient is {ns / mm:.0f} times (10^{np.log10(ns / mm):.1f}) smaller "
-              "than non-saturating's from the same start. Command: `python -m gan1d.train experiment=basic "
-              f"loss=minimax {cmd}` (or loss=non_saturating, loss=wgan_gp). The figure, from the minimax run's "
+              "than non-saturating's from the same start. Command: `python -m gan1d.train experiment=vanishing "
+              "loss=minimax` (or loss=non_saturating, loss=wgan_gp). The figure, from the minimax run's "
               "last iteration, shows why: D is near 0 where the fakes are, and minimax's push on a fake, D(x) "
               "times non-saturating's, vanishes there.", "", "![vanishing gradients](classics/vanishing.png)", ""]
     return lines

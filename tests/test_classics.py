@@ -99,39 +99,30 @@ def test_a_point_mass_cannot_be_standardised(make_cfg):
         checked_target(make_cfg("target=point_mass"))
 
 
-# D trained alone (g_steps=0, no R1: it would smooth D away from D*) against a generator frozen to N(1, 0.5).
-D_ALONE = ["target=gaussian", "target.mean=0", "target.std=1", "model.generator.hidden=[]", "model.g_steps=0",
-           "model.r1_gamma=0", "model.ema=0", "model.generator.noise_dim=1", "model.generator.categories=0",
-           "model.d_steps=1", "optim.lr_decay_start=1", "+callbacks.freeze._target_=gan1d.optimal.AffineGenerator",
-           "+callbacks.freeze.weight=0.5", "+callbacks.freeze.bias=1.0", "eval_every=${steps}", "figure_every=${steps}"]
-
-
 def test_a_discriminator_trained_alone_approaches_the_optimal_one(make_cfg, tmp_path):
     """Goodfellow et al. 2014, Proposition 1: for a fixed generator the optimal D is p / (p + q). D trained alone
     against a generator frozen to N(1, 0.5) ends within D_STAR_TOLERANCE of it, on average over the target's
     central 99% (docs/classics.md: measured over seeds, and where an untrained D starts)."""
-    record = train(make_cfg(*D_ALONE, "steps=600", *FAST, shrink=False))
+    record = train(make_cfg("experiment=optimal_d", *FAST, shrink=False))
     assert record["gen_mean"] == pytest.approx(1, abs=0.02) and record["gen_std"] == pytest.approx(0.5, abs=0.02)
     assert record["d_star_gap"] < D_STAR_TOLERANCE
 
 
-# Section 3's far start (docs/classics.md): G 6 sds above N(0, 1), plain gradient steps, nothing else propping G up.
-FAR = ["experiment=basic", "target.mean=0", "target.std=1", "model.generator.init_offset=6", "model.r1_gamma=0",
-       "model.ema=0", "optim.name=sgd", "optim.g_lr=0.05", "optim.d_lr=0.05", "steps=20", "log_every=20",
-       "eval_every=20", "figure_every=20", "checkpoint_every=20"]
+# Section 3's far start (docs/classics.md), its first 20 iterations.
+FAR = ["experiment=vanishing", "steps=20", "log_every=20"]
 
 
 def test_minimax_generator_gradient_vanishes_from_a_far_start(make_cfg):
     """Goodfellow et al. 2014, section 3: with the generator started at init_offset, D rejects its samples and
     log(1 - D(G(z))) saturates; over the first 20 iterations G's gradient norm under minimax is more than an order
     of magnitude below non-saturating's (docs/classics.md measures about 1.5 orders)."""
-    from gan1d.checks import build_trainer, check_config
+    from gan1d.build import build_trainer, checked_target
     from gan1d.train import build_run
 
     norms = {}
     for loss in ("minimax", "non_saturating"):
         cfg = make_cfg(*FAR, f"loss={loss}", *FAST, shrink=False)
-        run = build_run(cfg, check_config(cfg))
+        run = build_run(cfg, checked_target(cfg))
         start = run.model.generator.sample(4000, torch.Generator().manual_seed(0)).mean().item()
         assert start == pytest.approx(6, abs=0.5)
         build_trainer(cfg, callbacks=[], logger=False).fit(run.model, datamodule=run.datamodule)
