@@ -6,9 +6,10 @@ Runs by itself when a multirun ends (a Hydra callback, see ``hydra.callbacks`` i
 
 Writes ``summary.csv``, ``summary.md`` and ``summary.png`` in SWEEP_DIR: a heatmap of W1/sd over the two swept keys
 when two were swept (each cell numbered up to 400 cells), bars otherwise (past 60, one curve of W1/sd by rank), and
-for a search (a sweeper that picks the values, e.g. Optuna) each searched key against W1/sd. Failed jobs are listed with their one-line reason. When ``seed`` is one of the swept keys, the
-jobs are also grouped by their other overrides: median and worst W1/sd and KS over the seeds, and how many seeds
-passed the quality bar; the figure then shows the medians. One seed cannot rank configs; the median over seeds can.
+for a search (a sweeper that picks the values, e.g. Optuna) each searched key against W1/sd. Failed jobs are listed
+with their one-line reason. When ``seed`` is one of the swept keys, the jobs are also grouped by their other
+overrides: median and worst W1/sd and KS over the seeds, and how many seeds passed the quality bar; the figure then
+shows the medians. One seed cannot rank configs; the median over seeds can.
 """
 
 import csv
