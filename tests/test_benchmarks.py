@@ -152,3 +152,14 @@ def test_exit_stress_counts_a_wrong_exit_code_or_a_runtime_abort_as_unclean(tmp_
         monkeypatch.setattr(exit_stress, "subprocess", fake(rc, output))
         row = exit_stress.attempt("run", "bimodal", 1, 10, tmp_path / "attempt")
         assert row["clean"] is clean, (rc, output)
+
+
+@pytest.mark.slow
+def test_report_scale_benchmark_smoke(tmp_path, capsys):
+    import report_scale
+
+    rows = report_scale.main(["--runs", "150", "--repeats", "1", "--shapes", "grid", "one_key", "--out", str(tmp_path)])
+    assert [r["shape"] for r in rows] == ["grid", "one_key"] and all(r["median_s"] > 0 for r in rows)
+    assert "| one_key | seed, 150 values |" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "report_scale.json").read_text())
+    assert saved["runs"] == 150 and "commit" in saved["machine"]
