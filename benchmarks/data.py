@@ -92,11 +92,12 @@ def column_file(name: str, folder: Path) -> Path:
 
 
 def split(path: Path):
-    """gan1d's own split of the column: (training part, held-out part)."""
+    """gan1d's own split of the column: (training part, the part gan1d scores on). A small column (each part under
+    Empirical.MIN_PART) has no held-out part: gan1d trains on all of it and scores in-sample, and so do the peers."""
     from gan1d.targets import Empirical
 
     target = Empirical(path=str(path))
-    return target.train, target.held_out
+    return target.train, target.reference
 
 
 def scores(samples: np.ndarray, train: np.ndarray, held_out: np.ndarray) -> dict:
@@ -108,17 +109,26 @@ def scores(samples: np.ndarray, train: np.ndarray, held_out: np.ndarray) -> dict
             "outside": float(((samples < train.min()) | (samples > train.max())).mean())}
 
 
-def fit_peer(job: dict) -> dict:
-    """One peer on one column and seed: fit on the training part, sample, score."""
+def fit_peer(job: dict) -> dict | None:
+    """One peer on one column and seed: fit on the training part, sample, score. With reuse, a fit whose samples are
+    on disk is scored again (its wall time kept beside them, or None where it was not kept)."""
     import torch
 
     torch.set_num_threads(1)
     train, held_out = split(Path(job["path"]))
-    start = time.perf_counter()
-    samples = PEER_FITS[job["method"]](train, job["seed"])
-    wall = time.perf_counter() - start
-    np.save(job["samples"], samples)
-    return {**{k: job[k] for k in ("method", "column", "seed", "samples")}, "wall_s": round(wall, 2),
+    samples_file, wall_file = Path(job["samples"]), Path(job["samples"]).with_suffix(".wall.json")
+    if job["reuse"] and samples_file.exists():
+        samples = np.load(samples_file)
+        wall = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else None
+    elif job["fit"]:
+        start = time.perf_counter()
+        samples = PEER_FITS[job["method"]](train, job["seed"])
+        wall = round(time.perf_counter() - start, 2)
+        np.save(samples_file, samples)
+        wall_file.write_text(json.dumps({"wall_s": wall}))
+    else:
+        return None
+    return {**{k: job[k] for k in ("method", "column", "seed", "samples")}, "wall_s": wall,
             **scores(samples, train, held_out)}
 
 
@@ -149,13 +159,18 @@ PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan}
 
 
 def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
-    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run)."""
+    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run); with
+    reuse, a finished run's record and samples are read back here."""
     for name, path in files.items():
         quality.TARGETS[name] = (["target=empirical", f"target.path={path}"], "data")
     run_args = argparse.Namespace(presets=["default"], targets=list(files), seeds=args.seeds, jobs=args.jobs,
                                   steps=args.steps, reuse=args.reuse, runs=args.runs / "gan1d")
+    finished = [finished_run(args.runs / "gan1d" / "default" / path.stem / f"seed{s}", name, s)
+                for name, path in files.items() for s in range(args.seeds)] if args.reuse else []
+    if not finished or None in finished:
+        finished = quality.run_jobs(run_args)
     rows = []
-    for r in quality.run_jobs(run_args):
+    for r in finished:
         train, held_out = split(files[r["target"]])
         samples = np.load(Path(r["run_dir"]) / "samples.npy")
         rows.append({"method": "gan1d", "column": r["target"], "seed": r["seed"], "wall_s": r["wall_s"],
@@ -164,23 +179,43 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
     return rows
 
 
+def finished_run(run_dir: Path, name: str, seed: int) -> dict | None:
+    record_file = run_dir / "metrics.json"
+    record = json.loads(record_file.read_text()) if record_file.exists() else {}
+    if record.get("status") != "ok" or not (run_dir / "samples.npy").exists():
+        return None
+    return {"target": name, "seed": seed, "run_dir": str(run_dir), "wall_s": record["wall_s"],
+            "steps": record["steps"]}
+
+
 def peer_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
-    jobs = [{"method": m, "column": c, "seed": s, "path": str(p),
+    """Every peer's fits, seed by seed (each column's seed 0 first, so a cut-short run still covers every column)."""
+    jobs = [{"method": m, "column": c, "seed": s, "path": str(p), "reuse": args.reuse, "fit": not args.no_fit,
              "samples": str(args.runs / m / f"{p.stem}_seed{s}.npy")}
-            for m in args.peers for c, p in files.items() for s in range(args.seeds)]
+            for s in range(args.seeds) for m in args.peers for c, p in files.items()]
     for m in args.peers:
         (args.runs / m).mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:
-        return list(pool.map(fit_peer, jobs))
+        return [row for row in pool.map(fit_peer, jobs) if row is not None]
 
 
 def floor_row(name: str, path: Path) -> dict:
-    train, held_out = split(path)
-    return {"column": name, "train": len(train), "held_out": len(held_out), **scores(train, train, held_out)}
+    """The training part scored as a method (a small column: gan1d's bootstrap floor, as in-sample it would be 0)."""
+    from gan1d.metrics import Evaluator
+    from gan1d.targets import Empirical
+
+    target = Empirical(path=str(path))
+    train, held_out = target.train, target.reference
+    row = {"column": name, "train": len(train), "held_out": len(held_out), **scores(train, train, held_out)}
+    if target.regime == "small":
+        floor = Evaluator(target).data_scores.floor
+        row.update(w1_over_std=floor["w1_over_std_floor"], ks=floor["ks_floor"])
+    return row
 
 
-def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str]) -> str:
-    """One row per column: the floor, then each method's median W1/sd (its worst over the floor), KS and outside."""
+def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str], seeds: int) -> str:
+    """One row per column: the floor, then each method's median W1/sd (its worst over the floor), KS and outside;
+    a method that ran fewer seeds there says how many."""
     head = "| column | values (train / held-out) | W1/sd floor | " + " | ".join(
         f"{m} W1/sd (worst / floor)" for m in methods) + " | best | " + " | ".join(
         f"{m} KS" for m in methods) + " | " + " | ".join(f"{m} outside" for m in methods) + " |"
@@ -196,7 +231,7 @@ def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str]) -> s
                 continue
             medians[m] = statistics.median(r["w1_over_std"] for r in group)
             worst = max(r["w1_over_std"] for r in group) / floor["w1_over_std"]
-            cells.append(f"{medians[m]:.4f} ({worst:.2f}x)")
+            cells.append(f"{medians[m]:.4f} ({worst:.2f}x)" + (f", {len(group)} seeds" if len(group) < seeds else ""))
             ks.append(f"{statistics.median(r['ks'] for r in group):.4f}")
             outside.append(f"{100 * statistics.median(r['outside'] for r in group):.1f}%")
         best = min(medians, key=medians.get) if medians else ""
@@ -220,8 +255,9 @@ def verdict(rows: list[dict], floors: dict[str, dict], methods: list[str]) -> st
         lost = [name for won, name in wins if not won]
         lines.append(f"- gan1d's median W1/sd below {peer}'s on {len(wins) - len(lost)}/{len(wins)} columns"
                      + (f"; {peer} ahead on: {', '.join(lost)}." if lost else "."))
-    walls = {m: statistics.median(r["wall_s"] for r in rows if r["method"] == m) for m in methods}
-    lines.append("- Median wall time per fit: " + ", ".join(f"{m} {walls[m]:.1f} s" for m in methods) + ".")
+    walls = {m: [r["wall_s"] for r in rows if r["method"] == m and r["wall_s"] is not None] for m in methods}
+    lines.append("- Median wall time per fit (fit and sample, one core): " + ", ".join(
+        f"{m} {statistics.median(w):.1f} s ({len(w)} timed)" for m, w in walls.items() if w) + ".")
     return "\n".join(lines)
 
 
@@ -264,7 +300,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--name", default="data", help="file names in --out: NAME.json, NAME.md, NAME_overlays.png")
     ap.add_argument("--runs", type=Path, default=Path("outputs/benchmarks/data"), help="where runs and samples go")
-    ap.add_argument("--reuse", action="store_true", help="score gan1d runs already finished in --runs")
+    ap.add_argument("--reuse", action="store_true", help="score runs and peer fits already finished in --runs")
+    ap.add_argument("--no-fit", action="store_true", help="with --reuse: only score what is finished, fit nothing")
     args = ap.parse_args(argv)
     args.runs = args.runs.resolve()
     (args.runs / "columns").mkdir(parents=True, exist_ok=True)
@@ -276,7 +313,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     md = (f"Seeds 0-{args.seeds - 1}; every method fit on the training part and scored on {N_SAMPLES} samples against "
           f"the held-out part (gan1d's split). Medians over the seeds; (worst / floor): the worst seed's W1/sd over "
           f"the floor; outside: the share of samples beyond the training part's range.\n\n"
-          f"{markdown(rows, floors, methods)}\n\n{verdict(rows, floors, methods)}\n\nWhat each column tests:\n\n"
+          f"{markdown(rows, floors, methods, args.seeds)}\n\n{verdict(rows, floors, methods)}\n\n"
+          "What each column tests:\n\n"
           + "\n".join(f"- {name}: {COLUMNS[name][1]}" for name in files))
     print(md)
     print(f"\n{len(rows)} fits in {time.perf_counter() - start:.0f} s")

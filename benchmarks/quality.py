@@ -101,9 +101,9 @@ def run_one(job: dict) -> dict:
     with initialize_config_module("gan1d.conf", version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     record_file = Path(job["run_dir"]) / "metrics.json"
-    if job["reuse"] and record_file.exists() and json.loads(record_file.read_text()).get("steps") == cfg.steps:
-        record = json.loads(record_file.read_text())  # a finished run of this job: score it again, do not retrain
-        wall = record["wall_s"]
+    done = json.loads(record_file.read_text()) if job["reuse"] and record_file.exists() else {}
+    if done.get("status") == "ok" and (cfg.steps == "auto" or done["steps"] == cfg.steps):
+        record, wall = done, done["wall_s"]  # a finished run of this job: score it again, do not retrain
     else:
         start = time.perf_counter()
         record = train(cfg)

@@ -56,3 +56,4 @@ class PoisonAt(L.Callback):
         if pl_module.iteration == self.iteration:
             with torch.no_grad():
                 next(pl_module.generator.parameters()).view(-1)[0] = float("nan")
+

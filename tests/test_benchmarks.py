@@ -67,16 +67,26 @@ def test_scaling_benchmark_smoke(tmp_path, capsys):
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 
-@pytest.mark.slow
-def test_data_benchmark_smoke(tmp_path, capsys):
+def test_data_benchmark_scores_every_method_on_the_part_gan1d_scores_on(tmp_path):
+    """gan1d (a short run) and the KDE peer on one unseen mixture: each row's scores are its saved samples against
+    the column's held-out part, recomputed here, and the table carries the column's floor."""
     import data
+    import numpy as np
 
-    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--out", str(tmp_path / "out"),
-                      "--runs", str(tmp_path / "runs")])
-    assert [r["target"] for r in rows] == ["N(4, 1.25) draws", "penguins flipper", "seattle wind"]
-    assert all(r["w1_over_std_floor"] > 0 for r in rows) and rows[0]["exact_w1_over_std"] > 0
-    assert "| N(4, 1.25) draws | 16000 / 4000 |" in capsys.readouterr().out
-    assert (tmp_path / "out" / "data_overlays.png").stat().st_size > 10_000
+    from gan1d.metrics import ks_two_sample, wasserstein1_two_sample
+
+    column = "random_mixture(0)"
+    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "kde",
+                      "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
+    assert sorted(r["method"] for r in rows) == ["gan1d", "kde"]
+    train, held_out = data.split(tmp_path / "runs" / "columns" / "random_mixture_0.npy")
+    assert len(train) + len(held_out) == data.MIXTURE_DRAWS and len(held_out) < len(train)
+    for r in rows:
+        samples = np.load(r["samples"]).astype(np.float64)
+        assert r["w1_over_std"] == pytest.approx(wasserstein1_two_sample(samples, held_out) / held_out.std())
+        assert r["ks"] == pytest.approx(ks_two_sample(samples, held_out))
+    floor = wasserstein1_two_sample(train, held_out) / held_out.std()
+    assert f"| {column} | {len(train)} / {len(held_out)} | {floor:.4f} |" in (tmp_path / "out" / "data.md").read_text()
 
 
 @pytest.mark.slow
@@ -152,6 +162,45 @@ def test_exit_stress_counts_a_wrong_exit_code_or_a_runtime_abort_as_unclean(tmp_
         monkeypatch.setattr(exit_stress, "subprocess", fake(rc, output))
         row = exit_stress.attempt("run", "bimodal", 1, 10, tmp_path / "attempt")
         assert row["clean"] is clean, (rc, output)
+
+
+def test_data_size_benchmark_scores_the_part_gan1d_scores_on(tmp_path, capsys):
+    """The floor and the perfect generator's score, recomputed here from the file the script drew and gan1d's split."""
+    import data_size
+    import numpy as np
+    import torch
+
+    from gan1d.metrics import bootstrap_floor, wasserstein1_two_sample
+    from gan1d.split import split
+    from gan1d.targets import Mixture
+
+    small, split_row = data_size.main(["--sizes", "30", "1000", "--draws", "1", "--out", str(tmp_path)])
+    assert (small["regime"], small["train"], split_row["regime"]) == ("small", 30, "split")
+    truth = Mixture(**data_size.TRUTH)
+    x = truth.sample(1000, torch.Generator().manual_seed(0)).double().numpy()
+    train, _, test = split(x, 0.2, 0.0, 0)
+    assert (split_row["train"], split_row["scored_on"]) == (len(train), len(test))
+    assert split_row["w1_over_std_floor"] == pytest.approx(wasserstein1_two_sample(train, test) / test.std())
+    perfect = truth.sample(data_size.PERFECT, torch.Generator().manual_seed(10_000)).double().numpy()
+    assert split_row["perfect_w1_over_std"] == pytest.approx(wasserstein1_two_sample(perfect, test) / test.std())
+    x30 = np.sort(truth.sample(30, torch.Generator().manual_seed(0)).double().numpy())
+    assert small["w1_over_std_floor_p95"] == pytest.approx(bootstrap_floor(x30, x30.std())["w1_over_std_floor_p95"])
+    assert "| 1000 | split |" in capsys.readouterr().out and (tmp_path / "data_size.json").is_file()
+
+
+def test_data_benchmark_scores_a_small_column_as_gan1d_does(tmp_path):
+    """A column too small to hold out: every method is scored in-sample, and the floor is gan1d's bootstrap one."""
+    import data
+    import numpy as np
+
+    from gan1d.metrics import bootstrap_floor
+
+    x = np.random.default_rng(0).normal(size=150)
+    np.save(tmp_path / "x.npy", x)
+    train, scored_on = data.split(tmp_path / "x.npy")
+    assert np.array_equal(train, np.sort(x)) and np.array_equal(scored_on, np.sort(x))
+    floor = data.floor_row("x", tmp_path / "x.npy")
+    assert floor["w1_over_std"] == pytest.approx(bootstrap_floor(np.sort(x), x.std())["w1_over_std_floor"])
 
 
 @pytest.mark.slow

@@ -58,7 +58,7 @@ BAD_DATA = [
     ("unknown extension", lambda d: (write(d / "x.xlsx", "1\n2\n"), {}), "unknown file type '.xlsx'"),
     ("empty file", lambda d: (write(d / "x.csv", ""), {}), "the file is empty"),
     ("blank file", lambda d: (write(d / "x.txt", "\n  \n"), {}), "the file is empty"),
-    ("too few values", lambda d: (write(d / "x.csv", column_csv(200)), {}), "at least 50"),
+    ("too few values", lambda d: (write(d / "x.csv", column_csv(19)), {}), "19 values are too few: gan1d needs at least 20"),
     ("non-numeric cell", lambda d: (write(d / "x.csv", column_csv(300, "abc")), {}),
      "line 4, column 'x': 'abc' is not a number"),
     ("NaN refused", lambda d: (write(d / "x.csv", column_csv(300, "NA")), {"nonfinite": "refuse"}),
@@ -95,6 +95,8 @@ BAD_KEYS = [
     ("holdout 0", {"holdout": 0}, "target.holdout=0 is not allowed"),
     ("holdout 1", {"holdout": 1}, "target.holdout=1 is not allowed"),
     ("holdout 1.5", {"holdout": 1.5}, "strictly between 0 and 1"),
+    ("validation negative", {"validation": -0.1}, "target.validation=-0.1 is not allowed: it must be a number in [0, 0.8)"),
+    ("validation past holdout", {"holdout": 0.5, "validation": 0.5}, "target.validation=0.5 is not allowed"),
     ("nonfinite keep", {"nonfinite": "keep"}, "target.nonfinite='keep' is not allowed"),
     ("split_seed text", {"split_seed": "a"}, "target.split_seed='a' is not allowed"),
     ("split_seed negative", {"split_seed": -1}, "target.split_seed=-1 is not allowed"),
@@ -136,12 +138,77 @@ def test_unreadable_file_says_why(tmp_path, monkeypatch):
         read_column(path)
 
 
-def test_too_few_says_why_and_counts_each_part(tmp_path):
-    with pytest.raises(DataError) as err:
-        Empirical(str(write(tmp_path / "x.csv", column_csv(200))))
-    assert "200 values are too few" in str(err.value)
-    assert "the training part gets 160 and the held-out part 40" in str(err.value)
-    Empirical(str(write(tmp_path / "y.csv", column_csv(250))))  # 200 and 50: enough
+def test_too_few_names_the_minimum_and_small_samples_train_on_all(tmp_path):
+    with pytest.raises(DataError, match="19 values are too few: gan1d needs at least 20"):
+        Empirical(str(write(tmp_path / "x.csv", column_csv(19))))
+    small = Empirical(str(write(tmp_path / "y.csv", column_csv(150))))  # a split would leave ~30 held out
+    assert small.regime == "small" and len(small.train) == 150 and len(small.held_out) == 0
+    assert small.reference is small.train and small.record["parts"] == {"train": 150, "validation": 0, "test": 0}
+    assert "in-sample" in small.scored_against
+    assert Empirical(str(write(tmp_path / "z.csv", column_csv(400)))).regime == "split"
+    with pytest.raises(DataError, match="too few for target.validation=0.2: the training, validation and held-out"):
+        Empirical(str(write(tmp_path / "w.csv", column_csv(200))), validation=0.2)
+
+
+def test_small_samples_floor_is_the_sampling_noise_at_their_size(tmp_path):
+    """The bootstrap floor against what a perfect generator scores: the exact W1/sd of each sample to its N(0, 1)."""
+    from gan1d.metrics import wasserstein1
+    from gan1d.targets import Gaussian
+
+    floors, exact, inside = [], [], 0
+    for seed in range(20):
+        x = np.random.default_rng(seed).normal(size=150)
+        np.save(tmp_path / "x.npy", x)
+        scores = Evaluator(Empirical(str(tmp_path / "x.npy")))(x)  # the values themselves as the samples: 0
+        floors.append(scores["w1_over_std_floor"])
+        exact.append(wasserstein1(x, Gaussian(0, 1)) / x.std())
+        inside += scores["w1_over_std_floor_p5"] <= exact[-1] <= scores["w1_over_std_floor_p95"]
+        assert scores["w1_over_std"] == 0 and scores["ks"] == 0
+    assert 0.8 < np.mean(floors) / np.mean(exact) < 1.2 and inside >= 14, (np.mean(floors), np.mean(exact), inside)
+
+
+def test_appending_a_row_moves_only_that_row(tmp_path):
+    """Rounded data (many equal values): each appended row may land in either part, no other value may move."""
+    values = np.round(np.random.default_rng(0).normal(4, 1.25, 1000), 1)
+    np.save(tmp_path / "x.npy", values)
+    before = Empirical(str(tmp_path / "x.npy"), validation=0.2).parts
+    for extra in (4.0, 123.456, values[7]):  # a repeated value, a new one, the same again
+        values = np.r_[values, extra]
+        np.save(tmp_path / "x.npy", values)
+        after = Empirical(str(tmp_path / "x.npy"), validation=0.2).parts
+        moved = [p for p in range(3) if not np.array_equal(before[p], after[p])]
+        assert len(moved) == 1 and np.array_equal(np.sort(np.r_[before[moved[0]], extra]), after[moved[0]])
+        before = after
+
+
+def test_reordering_the_rows_changes_no_part(tmp_path):
+    values = np.round(np.random.default_rng(1).normal(4, 1.25, 1000), 1)
+    parts = []
+    for order in (values, values[::-1], np.random.default_rng(2).permutation(values)):
+        np.save(tmp_path / "x.npy", order)
+        parts.append(Empirical(str(tmp_path / "x.npy"), validation=0.2).parts)
+    assert all(np.array_equal(a, b) for other in parts[1:] for a, b in zip(parts[0], other, strict=True))
+
+
+def test_equal_values_are_split_like_any_others(tmp_path):
+    """A value repeated 100 times goes to each part in about its share, not all to one part."""
+    np.save(tmp_path / "x.npy", np.repeat(np.arange(10.0), 100))
+    t = Empirical(str(tmp_path / "x.npy"))
+    held = np.bincount(t.held_out.astype(int), minlength=10)
+    assert ((held > 5) & (held < 40)).all(), held  # Binomial(100, 0.2): 20 +- 4
+
+
+def test_the_split_is_fixed_by_split_seed_alone(tmp_path):
+    path = str(normal_npy(tmp_path / "x.npy", 1000))
+    values = np.load(path)
+    a, b, c = Empirical(path), Empirical(path), Empirical(path, split_seed=1)
+    assert 160 < len(a.held_out) < 240 and len(a.validation) == 0  # Binomial(1000, 0.2): 200 +- 13
+    assert np.array_equal(np.sort(np.r_[a.train, a.held_out]), np.sort(values))  # a partition of the data
+    assert np.array_equal(a.held_out, b.held_out) and not np.array_equal(a.held_out, c.held_out)
+    assert 440 < len(Empirical(path, holdout=0.5).held_out) < 560
+    v = Empirical(path, validation=0.2)  # carved from the training part: the test part stays as it was
+    assert np.array_equal(v.held_out, a.held_out) and 160 < len(v.validation) < 240
+    assert np.array_equal(np.sort(np.r_[v.train, v.validation]), a.train)
 
 
 TABLE = [("a", "b", "name"), ("1.5", "-2.0", "x"), ("2.5", "NA", "y"), ("3.5", "4e-3", "z"), ("-1", "", "w")]
@@ -173,22 +240,12 @@ def test_single_columns_and_arrays_need_no_column(tmp_path):
     assert read_column(_npy(tmp_path, np.arange(3, dtype=np.int16))).dtype == np.float64
 
 
-def test_the_split_is_fixed_by_split_seed_alone(tmp_path):
-    path = str(normal_npy(tmp_path / "x.npy", 1000))
-    values = np.load(path)
-    a, b, c = Empirical(path), Empirical(path), Empirical(path, split_seed=1)
-    assert len(a.train) == 800 and len(a.held_out) == 200
-    assert np.array_equal(np.sort(np.r_[a.train, a.held_out]), np.sort(values))  # a partition of the data
-    assert np.array_equal(a.held_out, b.held_out) and not np.array_equal(a.held_out, c.held_out)
-    assert len(Empirical(path, holdout=0.5).held_out) == 500
-
-
 def test_training_draws_only_training_values_from_the_given_generator(tmp_path):
     t = Empirical(str(normal_npy(tmp_path / "x.npy", 1000)))
     x = t.sample(50_000, torch.Generator().manual_seed(3))
     assert x.dtype == torch.float32 and set(x.tolist()) <= set(t._train.tolist())
     assert not set(x.tolist()) & set(torch.from_numpy(t.held_out).float().tolist())  # never a held-out value
-    assert len(set(x.tolist())) == 800  # with replacement, every training value comes up
+    assert len(set(x.tolist())) == len(t.train)  # with replacement, every training value comes up
     assert torch.equal(x, t.sample(50_000, torch.Generator().manual_seed(3)))
     # The stream: iteration i's data depends on (seed, i) alone, so a resumed run sees the same data.
     streams = [MinibatchStream(t, 64, "normal", 1, 1, 1, seed=0, steps=10) for _ in range(2)]
@@ -205,7 +262,7 @@ def test_pdf_and_cdf_describe_the_held_out_part(tmp_path):
     assert t.pdf(torch.tensor([4.0])).item() == pytest.approx(1 / (1.25 * np.sqrt(2 * np.pi)), rel=0.1)
     assert t.cdf(torch.tensor([h[0] - 1, h[99], h[-1]])).tolist() == [0, 100 / len(h), 1]
     assert (t.mean, t.std) == (h.mean(), h.std())
-    assert overlay_data(t, t.sample(1000).numpy(), "title").pdf_label == "held-out data (KDE of 1000 values)"
+    assert overlay_data(t, t.sample(1000).numpy(), "title").pdf_label == f"held-out data (KDE of {len(h)} values)"
 
 
 def test_quantile_and_moments_are_the_held_out_parts(tmp_path):
@@ -224,7 +281,7 @@ def test_overlay_legend_names_the_held_out_data(tmp_path):
     t = Empirical(str(normal_npy(tmp_path / "x.npy", 1000)))
     fig = pdf_overlay(overlay_data(t, t.sample(1000).numpy(), "title"))
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert "held-out data (KDE of 200 values)" in labels and "target pdf" not in labels
+    assert f"held-out data (KDE of {len(t.held_out)} values)" in labels and "target pdf" not in labels
 
 
 @pytest.mark.parametrize("sizes", [(20_000, 4000), (300, 77), (1000, 50)])
@@ -306,19 +363,114 @@ def test_shipped_data_sets_load_from_any_directory(tmp_path, monkeypatch, preset
 
 def test_a_run_on_data_is_scored_against_its_held_out_part(make_cfg, tmp_path):
     from gan1d.evaluate import evaluate
+    from gan1d.sample import sample
     from gan1d.train import train
 
-    record = train(make_cfg("target=empirical", f"target.path={normal_npy(tmp_path / 'x.npy', 2000)}"))
-    assert record["status"] == "ok" and record["target"].startswith("Empirical(")
-    for key in ("w1_over_std_floor", "ks_floor", "dcr_ratio"):
-        assert np.isfinite(record[key]), key
+    path = normal_npy(tmp_path / "x.npy", 2000)
+    record = train(make_cfg("target=empirical", f"target.path={path}"))
+    t = Empirical(str(path))
+    assert record["status"] == "ok" and record["target"] == repr(t) and "test" not in record
+    # The held-out part's own numbers, computed here: scored against the training part, none would match.
+    assert (record["target_mean"], record["target_std"]) == (t.held_out.mean(), t.held_out.std())
+    assert record["w1_over_std_floor"] == wasserstein1_two_sample(t.train, t.held_out) / t.held_out.std()
+    assert record["ks_floor"] == ks_two_sample(t.train, t.held_out)
+    assert record["data"]["parts"] == {"train": len(t.train), "validation": 0, "test": len(t.held_out)}
+    assert json.loads((tmp_path / "data.json").read_text()) == record["data"] == t.record
     trained = evaluate(tmp_path, n=5000)  # the run's own target, read from the config it saved
+    x = sample(tmp_path, 5000, 0)
+    assert trained["w1"] == wasserstein1_two_sample(x, t.held_out) and trained["ks"] == ks_two_sample(x, t.held_out)
     assert trained["target"] == record["target"] and trained["w1_over_std_floor"] == record["w1_over_std_floor"]
     exact = evaluate(tmp_path / "checkpoints" / "last.ckpt", ["target=gaussian", "target.std=1.25"], n=5000)
     assert exact["target"] == "Gaussian(mean=4, std=1.25)" and "ks_floor" not in exact
     write(tmp_path / "my_conf" / "target" / "wide.yaml", "defaults:\n  - gaussian\n  - _self_\nstd: 5.0\n")
     mine = evaluate(tmp_path, ["target=wide"], n=5000, config_dir=tmp_path / "my_conf")
     assert mine["target"] == "Gaussian(mean=4, std=5)"
+
+
+def test_with_a_validation_part_the_test_part_is_scored_once_and_apart(make_cfg, tmp_path):
+    """validation=0.2 (what a search sets): the running scores, and what main returns for a sweeper to minimise,
+    are the validation part's; the test part's come once, at the end, under test."""
+    from gan1d.evaluate import evaluate
+    from gan1d.sample import sample
+    from gan1d.train import main
+
+    path = normal_npy(tmp_path / "x.npy", 2000)
+    returned = main.__wrapped__(make_cfg("target=empirical", f"target.path={path}", "validation=0.2"))
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    t = Empirical(str(path), validation=0.2)
+    assert returned == record["w1_over_std"] and record["data"]["scored_against"].startswith("the validation part")
+    assert record["target_mean"] == t.validation.mean() and record["test"]["target_mean"] == t.held_out.mean()
+    assert record["w1_over_std_floor"] == wasserstein1_two_sample(t.train, t.validation) / t.validation.std()
+    assert record["test"]["ks_floor"] == ks_two_sample(t.train, t.held_out)
+    scores, x = evaluate(tmp_path, n=5000), sample(tmp_path, 5000, 0)
+    assert scores["w1"] == wasserstein1_two_sample(x, t.validation)
+    assert scores["test"]["w1"] == wasserstein1_two_sample(x, t.held_out)
+
+
+def test_a_search_on_data_without_a_validation_part_is_refused(tmp_path, monkeypatch):
+    import gan1d.train as gan1d_train
+
+    class Searching:  # what HydraConfig.get() holds in an Optuna job
+        mode = gan1d_train.RunMode.MULTIRUN
+        sweeper = OmegaConf.create({"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"})
+
+    monkeypatch.setattr(gan1d_train.HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(gan1d_train.HydraConfig, "get", staticmethod(lambda: Searching))
+    path = str(normal_npy(tmp_path / "x.npy", 2000))
+    with pytest.raises(ConfigError, match="validation=0 with the sweeper OptunaSweeper: a search on data must tune"):
+        gan1d_train.check_search(Empirical(path))
+    gan1d_train.check_search(Empirical(path, validation=0.2))
+    Searching.sweeper = OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"})
+    gan1d_train.check_search(Empirical(path))  # a grid of seeds tunes nothing
+
+
+def test_a_small_sample_trains_on_all_and_says_so(make_cfg, tmp_path):
+    from gan1d.train import train
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(4, 1.25, 30))
+    record = train(make_cfg("target=empirical", f"target.path={tmp_path / 'x.npy'}"))
+    t = Empirical(str(tmp_path / "x.npy"))
+    assert record["data"]["regime"] == "small" and "in-sample" in record["data"]["scored_against"]
+    assert record["target_mean"] == t.train.mean() and len(t.train) == 30
+    floor = DataScores(t.train, t.train, t.train.std(), in_sample=True).floor
+    assert {k: record[k] for k in floor} == floor and floor["w1_over_std_floor_p5"] < floor["w1_over_std_floor_p95"]
+
+
+def test_evaluate_refuses_a_data_file_changed_since_training(make_cfg, tmp_path, capsys):
+    from gan1d.evaluate import evaluate, main
+    from gan1d.train import train
+
+    path = normal_npy(tmp_path / "x.npy", 2000)
+    train(make_cfg("target=empirical", f"target.path={path}"))
+    original = np.load(path)
+    np.save(path, np.r_[original, 4.0])  # one row appended
+    with pytest.raises(SystemExit) as exit_info:
+        main([f"ckpt={tmp_path}", "n=100"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.count("\n") == 0, err
+    assert f"target.path={path}: its sha256 is " in err and "allow_changed=true scores anyway" in err
+    assert not (tmp_path / "evaluation.json").exists()
+    assert evaluate(tmp_path, n=100, allow_changed=True)["target"].startswith("Empirical(")
+    np.save(path, original)
+    assert evaluate(tmp_path, n=100)["target"].startswith("Empirical(")  # the file as it was: scored
+    with pytest.raises(ConfigError, match="its split_seed is 1 now and was 0"):  # the same file, another split
+        evaluate(tmp_path, ["target=empirical", f"target.path={path}", "target.split_seed=1"], n=100)
+
+
+def test_a_relative_data_path_is_the_file_training_read_from_python(make_cfg, tmp_path, monkeypatch):
+    """Trained from Python in one folder, scored from another that holds a different x.npy: the run's own file."""
+    from gan1d.evaluate import evaluate
+    from gan1d.train import train
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    normal_npy(tmp_path / "a" / "x.npy", 2000), normal_npy(tmp_path / "b" / "x.npy", 2000, seed=1)
+    monkeypatch.chdir(tmp_path / "a")
+    record = train(make_cfg("target=empirical", "target.path=x.npy"))
+    assert not (tmp_path / ".hydra" / "hydra.yaml").exists()  # nothing of Hydra's to say where it ran
+    monkeypatch.chdir(tmp_path / "b")
+    scores = evaluate(tmp_path, n=100)
+    assert scores["target"] == record["target"] and f"path='{tmp_path / 'a' / 'x.npy'}'" in scores["target"]
+    assert record["data"]["path_given"] == "x.npy" and record["data"]["path"] == str(tmp_path / "a" / "x.npy")
 
 
 @pytest.mark.parametrize("args,words", [
@@ -380,14 +532,14 @@ def test_sample_takes_ckpt_path_too(make_cfg, tmp_path):
 BAD_DATA_CLI = [
     (["target.path=nope.csv"], "target.path=nope.csv: no such file"),
     (["target.path=bad.csv"], "target.path=bad.csv: line 4, column 'x': 'abc' is not a number"),
-    (["target.path=few.csv"], "target.path=few.csv: 200 values are too few"),
+    (["target.path=few.csv"], "target.path=few.csv: 19 values are too few: gan1d needs at least 20"),
     (["target.path=wide.npy"], "target.path=wide.npy: a 2-D array of 3 columns"),
 ]
 
 
 def test_bad_data_through_the_cli_stops_before_anything_is_written(tmp_path):
     write(tmp_path / "bad.csv", column_csv(300, "abc"))
-    write(tmp_path / "few.csv", column_csv(200))
+    write(tmp_path / "few.csv", column_csv(19))
     np.save(tmp_path / "wide.npy", np.ones((300, 3)))
 
     def attempt(i):
@@ -413,12 +565,13 @@ def test_cli_config_dir_preset_then_evaluate(tmp_path):
                    "eval_every=50", "figure_every=50", "checkpoint_every=50", "hydra.run.dir=run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    normal_npy(make_dir(elsewhere) / "x.npy", 2000, seed=1)  # another x.npy where it is scored: not the one
     proc = run_cli("gan1d.evaluate", f"ckpt_path={tmp_path / 'run'}", "n=3000", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = proc.stdout.strip()
     assert "\n" not in line and re.match(r"W1/sd [\d.]+ \(floor [\d.]+\), KS [\d.]+ \(floor [\d.]+\), dcr_ratio", line)
-    assert f"the held-out part of Empirical(path='{tmp_path / 'x.npy'}'" in line
+    assert f"the held-out part ({len(Empirical(str(tmp_path / 'x.npy')).held_out)} values) of Empirical(path='" \
+           f"{tmp_path / 'x.npy'}'" in line
     result = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert result["n"] == 3000 and result["ckpt"].endswith("last.ckpt") and "dcr_ratio" in result
 

@@ -11,6 +11,7 @@ import torch
 from helpers import SHRINK, SignalAt, run_cli
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch import nn
@@ -144,6 +145,8 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     assert population_key(make_cfg("optim.g_lr=-1")) is None
     assert population_key(make_cfg("+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor")) is None
     assert population_key(make_cfg("ckpt_path=/nonexistent")) is None  # its own run says why
+    assert population_key(make_cfg("experiment=dirac_simultaneous")) is None  # plain gradient steps, simultaneous
+    assert population_key(make_cfg("optim.name=sgd")) is None
     with pytest.raises(ConfigError, match="may differ only in"):
         train_population([make_cfg(), make_cfg("model.r1_gamma=0")])
     # One key's jobs together in chunks of at most `most`, in the order of their first job.
@@ -193,6 +196,7 @@ def sweep(tmp_path_factory):
     proc = run_cli("gan1d.train", *SWEEP, "steps=20", f"hydra.sweep.dir={tmp / 'sweep'}", cwd=tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "population of 3: #0 #1 #2" in proc.stdout + proc.stderr
+    (tmp / "console.txt").write_text(proc.stdout + proc.stderr)
     return tmp / "sweep"
 
 
@@ -201,7 +205,8 @@ def test_every_job_of_a_population_sweep_writes_its_solo_run_dir(sweep):
         run = sweep / job
         config = OmegaConf.load(run / ".hydra" / "config.yaml")
         assert json.loads((run / "metrics.json").read_text())["status"] == "ok"
-        assert (run / "pdf_overlay.png").stat().st_size > 0
+        with Image.open(run / "pdf_overlay.png") as overlay, Image.open(sweep / "3" / "pdf_overlay.png") as alone:
+            assert overlay.format == "PNG" and overlay.size == alone.size  # a replica's figure is a solo run's
         assert sample(run / "checkpoints" / "last.ckpt", n=7).shape == (7,)
         events = EventAccumulator(str(run))
         events.Reload()
@@ -264,3 +269,20 @@ def test_optuna_trials_train_as_populations(tmp_path):
     assert "population of 2: #0 #1" in out and "population of 2: #2 #3" in out  # each batch of trials
     assert "best_value" in (sweep / "optimization_results.yaml").read_text()
     assert (sweep / "summary.csv").read_text().count(",ok,") == 4
+
+
+def test_each_job_reports_its_speed_as_a_replicas(population, sweep):
+    """A job of a population shares one loop with the others: its speed is named per replica, beside the
+    population's size, never as a solo run's steps_per_s; a job that trained alone keeps steps_per_s."""
+    _, records, _, _ = population
+    for record in records:
+        assert "steps_per_s" not in record and record["replicas"] == len(JOBS)
+        assert record["replica_steps_per_s"] >= record["steps"] / record["wall_s"]  # the loop is inside the fit
+    saved = [json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1", "2", "3")]
+    assert [record.get("replicas") for record in saved] == [3, 3, 3, None]
+    assert ["steps_per_s" in record for record in saved] == [False, False, False, True]
+    shown = (sweep.parent / "console.txt").read_text()  # each job's result line says the same
+    for job, record in enumerate(saved[:3]):
+        assert f"({record['replica_steps_per_s']} it/s for each of 3 replicas)" in shown
+        assert f"; run dir sweep/{job}\n" in shown  # relative to where the sweep was started
+    assert f"({saved[3]['steps_per_s']} it/s): W1/sd" in shown

@@ -142,7 +142,7 @@ def test_sample_rejects_junk_checkpoints_without_running_them(tmp_path, capsys):
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
-    cfg = make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5",
+    cfg = make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5", *CONSTANT_LR,
                    "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25")
     with pytest.raises(Diverged, match="between iterations 21 and 30"):
         train(cfg)
@@ -150,7 +150,15 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_pat
     assert record["status"] == "diverged" and "iterations 21 and 30" in record["reason"]
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 60  # iteration 20: the last one before the NaN
-    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+    assert_weights_of_a_clean_run(ckpt, make_cfg("steps=20", "iterations_per_batch=5", *CONSTANT_LR,
+                                                 f"run_dir={tmp_path / 'clean'}"))
+
+
+def assert_weights_of_a_clean_run(ckpt: dict, clean_cfg) -> None:
+    """``ckpt`` holds exactly the weights a run never poisoned has at the end (``clean_cfg``: the same recipe,
+    stopped at the checkpoint's iteration)."""
+    train(clean_cfg)
+    assert_same_weights(ckpt["state_dict"], final_weights(Path(clean_cfg.run_dir)))
 
 
 def test_divergence_through_the_cli_is_one_line(tmp_path):
@@ -352,10 +360,11 @@ def test_a_checkpoint_is_never_written_from_nan_weights(make_cfg, tmp_path):
     # NaN weights from iteration 25; the next checkpoint point (30) comes before the next log point (40).
     with pytest.raises(Diverged, match="weights became NaN or Inf by iteration 30"):
         train(make_cfg("steps=60", "iterations_per_batch=5", "log_every=20", "checkpoint_every=10", *QUICK,
-                       "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
+                       *CONSTANT_LR, "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    # Iteration 20's, the last checkpoint point before the NaN.
-    assert ckpt["global_step"] == 60 and all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+    assert ckpt["global_step"] == 60  # iteration 20, before the NaN
+    assert_weights_of_a_clean_run(ckpt, make_cfg("steps=20", "iterations_per_batch=5", "log_every=20", *QUICK,
+                                                 *CONSTANT_LR, f"run_dir={tmp_path / 'clean'}"))
 
 
 def test_ctrl_c_in_the_last_iteration_ends_the_run_as_usual(make_cfg):

@@ -3,6 +3,7 @@ cadence (in iterations), so the training loop pays nothing for them in between."
 
 import logging
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 from gan1d.drawing import Painter
 from gan1d.errors import Diverged
@@ -31,21 +33,56 @@ def is_last(trainer: L.Trainer, pl_module) -> bool:
     return pl_module.iteration >= trainer.datamodule.steps
 
 
+def d_reading(pl_module):
+    """D's reading at each x of an array, as an array: for a per-sample discriminator (pack 1)."""
+    return lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()
+
+
+def d_star_parts(pl_module):
+    """(the generator D is trained against, its samples on the evaluation noise) where D's optimum is p / (p + q)
+    (gan1d.optimal: a per-sample D under a loss that has one), else None. The trained generator, not the weight
+    average: it is the one D faces."""
+    from gan1d.optimal import LOSSES_WITH_D_STAR
+
+    if pl_module.preprocessor.pack != 1 or pl_module.loss_name not in LOSSES_WITH_D_STAR:
+        return None
+    if pl_module.generator_ema is None:
+        samples = pl_module.evaluation_samples()
+    else:
+        with torch.no_grad():
+            samples = pl_module.generator(pl_module.trainer.datamodule.eval_noise.to(pl_module.device)).squeeze(1)
+    return pl_module.generator, samples.cpu().numpy()
+
+
 class Evaluation(L.Callback):
-    """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments)."""
+    """Every ``every`` iterations: sample the fixed evaluation noise and score it (W1, W1/sd, KS, moments), and
+    where D has an optimum p / (p + q), D's mean distance from it over the target's central 99%
+    (``eval/d_star_gap``, gan1d.optimal). A data target with a validation part is scored against that part; its
+    held-out test part only once, at the last iteration (``test/`` scores), so nothing tuned on the running scores
+    has seen it."""
 
     def __init__(self, every: int = 250):
         self.every = every
-        self.evaluator = None
+        self.evaluator = self.test = None
 
     def on_fit_start(self, trainer, pl_module):
-        self.evaluator = Evaluator(trainer.datamodule.target)
+        target = trainer.datamodule.target
+        self.evaluator = Evaluator(target)
+        self.test = Evaluator(target, "test") if getattr(target, "reference_part", "test") == "validation" else None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if not is_due(trainer, pl_module, self.every):
             return
         samples = pl_module.evaluation_samples()
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
+        if (parts := d_star_parts(pl_module)) is not None:
+            from gan1d.optimal import d_star_gap
+
+            gap = d_star_gap(trainer.datamodule.target, *parts, d_reading(pl_module))
+            if gap is not None:
+                scores["eval/d_star_gap"] = gap
+        if self.test is not None and is_last(trainer, pl_module):
+            scores.update({f"test/{name}": value for name, value in self.test(samples).items()})
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
         pl_module.dashboard.histogram("generated", samples, pl_module.iteration)
@@ -104,12 +141,16 @@ class Figures(L.Callback):
         samples = pl_module.evaluation_samples().cpu().numpy()
         w1 = pl_module.latest.get("eval/w1_over_std")  # from the latest evaluation
         title = f"iteration {pl_module.iteration}" + (f"   W1/sd {w1:.4f}" if w1 is not None else "")
-        d_curve = push_curve = None
+        target = pl_module.trainer.datamodule.target
+        d_curve = push_curve = optimal = None
         if pl_module.preprocessor.pack == 1:  # a pack's judgement has no value at a single x
-            d_curve = lambda x: pl_module.discriminate(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
+            d_curve = d_reading(pl_module)
             push_curve = lambda x: pl_module.push(torch.as_tensor(x, dtype=torch.float32)).cpu().numpy()  # noqa: E731
-        return overlay_data(pl_module.trainer.datamodule.target, samples, title, d_curve, pl_module.d_prob,
-                            push_curve)
+        if (parts := d_star_parts(pl_module)) is not None:
+            from gan1d.optimal import optimal_curve
+
+            optimal = optimal_curve(target, *parts)
+        return overlay_data(target, samples, title, d_curve, pl_module.d_prob, push_curve, optimal)
 
     def _log_drawn(self, pl_module, wait: bool = False) -> None:
         while self.pending and (wait or self.pending[0][2].done()):
@@ -171,9 +212,13 @@ class LossCurves(L.Callback):
 
 class RunRecord(L.Callback):
     """Writes ``metrics.json`` in the run directory when training ends, however it ends: how long, how fast, how
-    good, and a ``status``: ok, interrupted, diverged or failed (with the reason). ``steps_per_s`` is the training
-    loop's speed, from the start of the first iteration to the end of the last (with everything due at the cadences
-    in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. Also logs the run's
+    good, and a ``status``: ok, interrupted, diverged or failed (with the reason); for data, the ``data`` it trained
+    on (gan1d.targets.Empirical.record) and, beside the validation scores, the ``test`` part's. ``steps_per_s`` is
+    the training loop's speed, from the start of the first iteration to the end of the last (with everything due at
+    the cadences in between); ``wall_s`` is the whole fit, start-up and end-of-run files included. A job of a
+    population (``replicas`` set, by gan1d.population) shares that loop with the other replicas: its speed is then
+    ``replica_steps_per_s``, its own iterations per second of that shared loop, beside ``replicas``, and there is no
+    ``steps_per_s``, which would read as a solo run's speed. Also logs the run's
     hyperparameters with its final W1/sd and KS to TensorBoard's HParams tab (every run logs the same keys, so a
     sweep compares side by side)."""
 
@@ -181,6 +226,7 @@ class RunRecord(L.Callback):
 
     def __init__(self, hparams: dict | None = None, filename: str = "metrics.json"):
         self.hparams, self.filename = dict(hparams or {}), filename
+        self.replicas = None  # the population's size, for a job of one
         self.start = self.first_step = self.last_step = None
         self.first_iteration = 0
         self.record = {}
@@ -226,15 +272,29 @@ class RunRecord(L.Callback):
             **({"reason": reason} if reason else {}),
             "steps": done,
             "wall_s": round(now - (self.start or now), 3),
-            "steps_per_s": round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None,
+            **self._speed(round((done - self.first_iteration) / loop_s, 2) if loop_s > 0 else None),
             "target": repr(trainer.datamodule.target),
             **({"length_rule": rule} if (rule := trainer.datamodule.length_rule) else {}),
         }
-        prefix = "eval/"
-        record.update({k[len(prefix):]: v for k, v in pl_module.latest.items() if k.startswith(prefix)})
+        record.update(scores(pl_module.latest, "eval/"))
+        if test := scores(pl_module.latest, "test/"):
+            record["test"] = test
+        if data := getattr(trainer.datamodule.target, "record", None):
+            record["data"] = data
         write_json(Path(trainer.default_root_dir) / self.filename, record)
         self.record = record
         return record
+
+
+    def _speed(self, per_s: float | None) -> dict:
+        if self.replicas is None:
+            return {"steps_per_s": per_s}
+        return {"replica_steps_per_s": per_s, "replicas": self.replicas}
+
+
+def scores(latest: dict, prefix: str) -> dict:
+    """The latest scores under ``prefix``, named without it."""
+    return {k[len(prefix):]: v for k, v in latest.items() if k.startswith(prefix)}
 
 
 class Checkpoint(L.Callback):
@@ -309,16 +369,41 @@ class GracefulStop(L.Callback):
 
 
 class IterationBar(TQDMProgressBar):
-    """Lightning's bar, counting what matters here: iterations, out of ``steps`` (a batch holds several)."""
+    """Lightning's bar, counting what matters here: iterations, out of ``steps`` (a batch holds several). One bar,
+    made at the first batch (after the run's start-up lines), named and sized once: none of Lightning's "Training"
+    and "Epoch 0" bars of unknown length before it."""
 
-    def on_train_epoch_start(self, trainer, *_):
-        super().on_train_epoch_start(trainer, *_)
-        self.train_progress_bar.set_description("iterations")
-        self.train_progress_bar.total = trainer.datamodule.steps
+    def on_train_start(self, *_):
+        self._train_progress_bar = None
+
+    def on_train_epoch_start(self, *_):
+        pass
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self._train_progress_bar is None:
+            self.train_progress_bar = Tqdm(desc="iterations", total=trainer.datamodule.steps,
+                                           initial=pl_module.iteration, position=2 * self.process_position,
+                                           disable=self.is_disabled, leave=True, dynamic_ncols=True, file=sys.stdout,
+                                           smoothing=0, bar_format=self.BAR_FORMAT)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         # Lightning's bar shows batch_idx + 1; here that is the iteration count, refreshed every refresh_rate of them.
         super().on_train_batch_end(trainer, pl_module, outputs, batch, pl_module.iteration - 1)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self._train_progress_bar is not None:  # None for a run resumed after its last iteration
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_train_end(self, *_):
+        self._close()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._close()  # left open, the bar would be drawn again whenever the process exits
+
+    def _close(self):
+        if self._train_progress_bar is not None:
+            self._train_progress_bar.close()
+            self._train_progress_bar = None
 
     def get_metrics(self, trainer, pl_module):
         shown = {name.split("/", 1)[1]: f"{pl_module.latest[name]:.4f}" for name in PROGRESS_BAR_METRICS

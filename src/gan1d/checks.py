@@ -27,6 +27,7 @@ from gan1d.targets import BadArgument, Target
 if TYPE_CHECKING:
     import lightning as L
 
+OPTIMIZERS = ("adam", "sgd")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 PRECISIONS = (32, "32", "32-true", "16-mixed", "bf16-mixed")  # those a run was checked to train in
 SEEDS = 2**32 - 1  # Lightning's seed_everything takes seeds in [0, 2**32 - 1]
@@ -95,6 +96,8 @@ DECAY_START = (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1] (1: con
 WIDTHS = (_widths, f"a list of integers in [1, {WIDEST}], e.g. [64,64] ([] for a linear network)")
 ACTIVATION = (_activations, f"one of {sorted(ACTIVATIONS)}, or a list of them, one per hidden layer")
 PATH = (is_text, "a non-empty path")
+G_STEPS = (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0: D trained alone, the generator as it starts)")
+OPTIMIZER = (_name_in(OPTIMIZERS), f"one of {list(OPTIMIZERS)}")
 
 # The cadences: where the run logs, evaluates, draws and saves. The callbacks' keys follow the top-level ones.
 CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every", "model.log_every",
@@ -108,6 +111,7 @@ RULES = {
     "ckpt_path": (lambda v: v is None or is_text(v), "null or the path of a checkpoint file or run directory"),
     **{key: POSITIVE_INT for key in CADENCES},
     "iterations_per_batch": POSITIVE_INT,
+    "optim.name": OPTIMIZER,
     "optim.g_lr": POSITIVE,
     "optim.d_lr": POSITIVE,
     "optim.betas": BETAS,
@@ -122,11 +126,13 @@ RULES = {
     "preprocessor.pack": POSITIVE_INT,
     "model.loss": (_name_in(LOSSES), f"one of {list(LOSSES)}"),
     "model.d_steps": POSITIVE_INT,
-    "model.g_steps": POSITIVE_INT,
+    "model.g_steps": G_STEPS,
     "model.g_lr": POSITIVE,
     "model.d_lr": POSITIVE,
     "model.betas": BETAS,
     "model.lr_decay_start": DECAY_START,
+    "model.optimizer": OPTIMIZER,
+    "model.simultaneous": BOOLEAN,
     "model.r1_gamma": PENALTY,
     "model.r2_gamma": PENALTY,
     "model.gp_gamma": PENALTY,
@@ -146,7 +152,7 @@ RULES = {
     "data.noise_dim": NOISE_DIM,
     "data.categories": CATEGORIES,
     "data.d_steps": POSITIVE_INT,
-    "data.g_steps": POSITIVE_INT,
+    "data.g_steps": G_STEPS,
     "callbacks.figures.background": BOOLEAN,
     "callbacks.progress_bar.refresh_rate": (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0 hides the bar)"),
     # The logger group's keys; each preset has some of them (logger=none: none).
@@ -195,7 +201,11 @@ def check_config(cfg: DictConfig) -> Target:
         if not ok(value):
             raise ConfigError(f"{key}={show(value)} is not allowed: it must be {allowed}")
     _check_relations(cfg)
-    return build_target(cfg.target)
+    target = build_target(cfg.target)
+    if cfg.data.standardize and target.moments()["std"] == 0:
+        raise ConfigError(f"data.standardize=true cannot standardise {target}: it has no spread to divide by; set "
+                          "data.standardize=false")
+    return target
 
 
 def _check_relations(cfg: DictConfig) -> None:
@@ -214,6 +224,9 @@ def _check_relations(cfg: DictConfig) -> None:
     if batch % pack:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")
     d, g = cfg.model.d_steps, cfg.model.g_steps
+    if cfg.model.simultaneous and (d, g) != (1, 1):
+        raise ConfigError(f"model.simultaneous=true takes one D and one G step per iteration, not model.d_steps={d} "
+                          f"and model.g_steps={g}: set both to 1")
     dim = cfg.model.generator.noise_dim + cfg.model.generator.categories
     floats = (n if cfg.data.steps == AUTO else min(n, cfg.data.steps)) * batch * (d + (d + g) * dim)
     if floats > LOADER_BATCH_FLOATS:

@@ -4,9 +4,12 @@ Without ``target=`` the target is the one the run was trained on (read from its 
 target gan1d's config groups compose: a formula with its keys (``target=gaussian target.mean=4``) or data
 (``target=empirical target.path=x.csv``). The scores are the training run's: W1, W1/sd, KS and moments, and for
 data, two-sample against the held-out part, with the noise floor and dcr_ratio. Prints one line and writes JSON
-(``out=``, by default evaluation.json in the run directory). Needs no Lightning.
+(``out=``, by default evaluation.json in the run directory). Needs no Lightning. The run's own data file is read
+from the absolute path its data.json records, and refused in one line if it changed since (``allow_changed=true``
+scores it anyway).
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,18 +25,26 @@ from gan1d.sample import SampleError, checkpoint_path, parse_args, sample
 from gan1d.targets import Target
 
 USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALUE ...] [n=20000] [seed=0] "
-         "[out=FILE.json] [config_dir=DIR]")
-DEFAULTS = {"ckpt": None, "n": 20_000, "seed": 0, "out": None, "config_dir": None}
+         "[out=FILE.json] [config_dir=DIR] [allow_changed=false]")
+DEFAULTS = {"ckpt": None, "n": 20_000, "seed": 0, "out": None, "config_dir": None, "allow_changed": False}
 
 
 def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 20_000, seed: int = 0,
-             config_dir: str | os.PathLike | None = None) -> dict:
+             config_dir: str | os.PathLike | None = None, allow_changed: bool = False) -> dict:
     """Scores of ``n`` samples (noise seed ``seed``) from the generator in ``ckpt`` against ``target``: a list of
-    overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on."""
+    overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on. The run's own
+    data file is refused if it changed since training (its sha256 or split differs from the run's data.json), as
+    its held-out part may then hold training values, unless ``allow_changed``."""
     path = checkpoint_path(ckpt)
     scored = build_target(trained_target(path)) if target is None else composed_target(target, config_dir)
-    scores = Evaluator(scored)(sample(path, n, seed))
-    return {"ckpt": str(path), "target": repr(scored), "n": n, "seed": seed, **scores}
+    if not allow_changed:
+        check_unchanged(scored, run_dir_of(path))
+    x = sample(path, n, seed)
+    scores = Evaluator(scored)(x)
+    if getattr(scored, "reference_part", None) == "validation":  # as the run reports it: the test part apart
+        scores["test"] = Evaluator(scored, "test")(x)
+    against = {"scored_against": scored.scored_against} if hasattr(scored, "scored_against") else {}
+    return {"ckpt": str(path), "target": repr(scored), **against, "n": n, "seed": seed, **scores}
 
 
 def run_dir_of(ckpt: str | os.PathLike) -> Path:
@@ -44,18 +55,56 @@ def run_dir_of(ckpt: str | os.PathLike) -> Path:
     return path.parent.parent if path.parent.name == "checkpoints" else path.parent
 
 
+def data_record(run_dir: Path) -> dict | None:
+    """The run's data.json (the file it trained on, its sha256 and split), or None for a run on a formula."""
+    record = run_dir / "data.json"
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
 def trained_target(ckpt: str | os.PathLike) -> DictConfig:
-    """The target node of the run's saved config; a relative data path is taken from where that run started."""
+    """The target node of the run's saved config; a data file is the one the run read, by its absolute path."""
     run_dir = run_dir_of(ckpt)
     saved = run_dir / ".hydra" / "config.yaml"
     if not saved.is_file():
         raise SampleError(f"ckpt={ckpt}: no {saved} to read the trained target from; name one, e.g. "
                           "target=gaussian target.mean=4")
     node = OmegaConf.load(saved).target
-    hydra_file = run_dir / ".hydra" / "hydra.yaml"
-    if node.get("path") and not Path(node.path).is_absolute() and hydra_file.is_file():
-        node.path = str(Path(OmegaConf.load(hydra_file).hydra.runtime.cwd) / node.path)
+    if node.get("path") and (record := data_record(run_dir)) is not None:
+        node.path = record["path"]
     return node
+
+
+SPLIT_KEYS = ("sha256", "split_seed", "holdout")  # what fixes the held-out part of a file
+
+
+def check_unchanged(scored: Target, run_dir: Path) -> None:
+    """Refuse to score against the file the run trained on if its content or split is not the run's any more."""
+    now = getattr(scored, "record", None)
+    if now is None:
+        return
+    then = data_record(run_dir)
+    if then is None and not trained_on_data(run_dir):
+        return  # a run on a formula, scored against a file of the user's choice
+    if then is None:
+        raise SampleError(f"target.path={now['path_given']}: the run in {run_dir} has no data.json to tell whether "
+                          "its held-out part is still the one it never trained on; allow_changed=true scores anyway")
+    if now["path"] != then["path"]:
+        return  # another file: the user's own choice of unseen data
+    changed = [k for k in SPLIT_KEYS if now[k] != then[k]]
+    if changed:
+        key = changed[0]
+        raise SampleError(f"target.path={now['path_given']}: its {key} is {_short(now[key])} now and was "
+                          f"{_short(then[key])} when the run trained on it, so its held-out part may hold training "
+                          "values; allow_changed=true scores anyway")
+
+
+def trained_on_data(run_dir: Path) -> bool:
+    saved = run_dir / ".hydra" / "config.yaml"
+    return saved.is_file() and OmegaConf.load(saved).target.get("path") is not None
+
+
+def _short(value: object) -> str:
+    return f"{value[:12]}..." if isinstance(value, str) and len(value) > 12 else str(value)
 
 
 def composed_target(overrides: list[str], config_dir: str | os.PathLike | None = None) -> Target:
@@ -97,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         out = Path(args["out"] or run_dir_of(args["ckpt"]) / "evaluation.json")
         if out.suffix != ".json":
             raise SampleError(f"out={out}: the file name must end in .json")
-        result = evaluate(args["ckpt"], overrides or None, args["n"], args["seed"], args["config_dir"])
+        result = evaluate(args["ckpt"], overrides or None, args["n"], args["seed"], args["config_dir"],
+                          args["allow_changed"])
         try:
             write_json(out, result)
         except OSError as err:
@@ -114,7 +164,7 @@ def summary(result: dict) -> str:
     w1 = f"W1/sd {result['w1_over_std']:.4f}" + (f" (floor {result['w1_over_std_floor']:.4f})" if floors else "")
     ks = f"KS {result['ks']:.4f}" + (f" (floor {result['ks_floor']:.4f})" if floors else "")
     dcr = f", dcr_ratio {result['dcr_ratio']:.3f}" if "dcr_ratio" in result else ""
-    against = "the held-out part of " if floors else ""
+    against = f"{result['scored_against']} of " if "scored_against" in result else ""
     return f"{w1}, {ks}{dcr}: {result['n']} samples against {against}{result['target']}"
 
 

@@ -72,11 +72,14 @@ class OverlayData(NamedTuple):
     pdf_label: str = "target pdf"  # a data target draws its held-out data's density instead
     d_prob: bool = True  # d is a probability (logistic losses); else D's raw output
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
+    d_star: np.ndarray | None = None  # the optimal discriminator p / (p + q) at x, for the trained generator's q
+    d_star_label: str = ""  # how q was had: exact or a KDE
 
 
 def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
-                 push_curve: Curve | None = None) -> OverlayData:
-    """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator."""
+                 push_curve: Curve | None = None, d_star: tuple[Curve, str] | None = None) -> OverlayData:
+    """``d_curve`` and ``push_curve`` are functions of an array of x, for a per-sample discriminator; ``d_star``
+    the optimal discriminator's, with its label (gan1d.optimal.optimal_curve)."""
     import torch
 
     samples = np.asarray(samples, dtype=np.float64)
@@ -85,7 +88,9 @@ def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Cur
     d = None if d_curve is None else np.asarray(d_curve(x))
     push = None if push_curve is None else np.asarray(push_curve(x))
     pdf_label = getattr(target, "pdf_label", OverlayData._field_defaults["pdf_label"])
-    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push)
+    optimal, optimal_label = (None, "") if d_star is None else (np.asarray(d_star[0](x)), d_star[1])
+    return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push,
+                       optimal, optimal_label)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
@@ -146,6 +151,10 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
             ax2.set_ylim(0, 1)
         ax2.set_ylabel("D(x): probability real" if data.d_prob else "D(x): raw output")
         handles, labels = handles + h, labels + ["D(x)"]
+        if data.d_star is not None:
+            label = f"optimal D* = p/(p+q), {data.d_star_label}"
+            handles += ax2.plot(x, data.d_star, color="darkgreen", ls=":", lw=1.5, label=label)
+            labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper left")
 
 
@@ -260,7 +269,8 @@ def loss_curves(history: dict[str, list[tuple[int, float]]], d_prob: bool = True
         right.axhline(equilibrium, color="grey", ls=":", lw=1, label="equilibrium")
     for ax in (left, right):
         ax.set_xlabel("iteration")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run shorter than log_every has no curves to name
+            ax.legend(fontsize=8)
     return fig
 
 
@@ -355,3 +365,43 @@ def sweep_scatter(values: dict[str, list[str]], scores: list[float], title: str)
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+class PortraitData(NamedTuple):
+    """A Dirac-GAN trajectory over the game's gradient vector field, as plain arrays (drawn by phase_portrait)."""
+
+    theta: np.ndarray  # the generator's parameter at each step
+    psi: np.ndarray  # the discriminator's slope at each step
+    grid_theta: np.ndarray  # the points of the vector field, a 2-D grid
+    grid_psi: np.ndarray
+    u: np.ndarray  # the field there: -dL_G/dtheta, -dL_D/dpsi
+    v: np.ndarray
+    title: str
+
+
+def phase_portrait(data: PortraitData) -> Figure:
+    """The (theta, psi) plane as in Mescheder et al. 2018's figures: the gradient vector field as arrows of one
+    length (their direction is what tells a rotation from a pull), the trajectory over it, its start and the
+    equilibrium (0, 0)."""
+    fig = Figure(figsize=(5.2, 5.2), dpi=100)
+    fig.subplots_adjust(left=0.14, right=0.96, bottom=0.11, top=0.92)
+    ax = fig.add_subplot()
+    norm = np.hypot(data.u, data.v)
+    norm = np.where(norm > 0, norm, 1)
+    ax.quiver(data.grid_theta, data.grid_psi, data.u / norm, data.v / norm, color="0.6", angles="xy", pivot="mid",
+              width=0.003)
+    ax.plot(data.theta, data.psi, color="tab:blue", lw=1.2, label="trajectory")
+    ax.plot(data.theta[:1], data.psi[:1], "o", color="tab:green", label="start")
+    ax.plot([0], [0], "*", color="tab:red", ms=12, label="equilibrium (0, 0)")
+    ax.set_xlim(data.grid_theta.min(), data.grid_theta.max())
+    ax.set_ylim(data.grid_psi.min(), data.grid_psi.max())
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"$\theta$ (generator)")
+    ax.set_ylabel(r"$\psi$ (discriminator)")
+    ax.set_title(data.title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def phase_portrait_png(data: PortraitData) -> bytes:
+    return to_png(phase_portrait(data))

@@ -6,12 +6,14 @@ else whitespace). Empty cells and NA, N/A, NaN, null or None are missing values,
 """
 
 import csv
+import hashlib
 import io
 import logging
 import math
 import os
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,10 +31,21 @@ class DataError(ValueError):
     problem, which gan1d.train reports as it is."""
 
 
+class Column(NamedTuple):
+    values: np.ndarray  # float64, the missing and non-finite ones left out
+    rows: int  # values read, before leaving any out
+    sha256: str  # of the file's bytes, as read
+
+
 def read_column(path: str | os.PathLike, column: str | int | None = None, nonfinite: str = "drop") -> np.ndarray:
-    """The chosen column of ``path`` as float64 values, missing and non-finite ones left out (``nonfinite="drop"``,
-    with a count in the log) or refused (``"refuse"``). The arguments are the ones Empirical has checked: a path,
-    a column name, index or None, one of NONFINITE."""
+    """The chosen column of ``path`` as float64 values (see ``read``)."""
+    return read(path, column, nonfinite).values
+
+
+def read(path: str | os.PathLike, column: str | int | None = None, nonfinite: str = "drop") -> Column:
+    """The chosen column of ``path``, missing and non-finite values left out (``nonfinite="drop"``, with a count in
+    the log) or refused (``"refuse"``), with the count read and the file's sha256. The arguments are the ones
+    Empirical has checked: a path, a column name, index or None, one of NONFINITE."""
     path = Path(path).expanduser()
     where = f"target.path={path}"
     if path.suffix.lower() not in TEXT + ARRAY:
@@ -51,7 +64,7 @@ def read_column(path: str | os.PathLike, column: str | int | None = None, nonfin
         values, positions = _array_column(raw, column, where), "index"
     else:
         values, positions = _text_column(raw, column, where), "line"
-    return _finite(values, nonfinite, where, positions)
+    return Column(_finite(values, nonfinite, where, positions), len(values[0]), hashlib.sha256(raw).hexdigest())
 
 
 def _array_column(raw: bytes, column, where: str) -> tuple[np.ndarray, np.ndarray]:

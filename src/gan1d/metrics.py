@@ -10,9 +10,9 @@ W1 to any sample is infinite, this is W1 over the rest. W1 / target std makes it
 The target's own moments are exact (``Target.moments``); one it does not have (Student-t's skew at df 3, say) is
 None, and so is the error against it.
 
-A data target (``Empirical``) has no exact cdf: W1 and KS are two-sample, against its held-out part, next to the
-same statistics between its training and held-out parts (the noise floor at that size), and the memorisation
-ratio ``dcr_ratio``; its moments are the held-out part's.
+A data target (``Empirical``) has no exact cdf: W1 and KS are two-sample, against one of its parts (see Evaluator),
+next to the noise floor at that size (DataScores) and the memorisation ratio ``dcr_ratio``; its moments are that
+part's.
 """
 
 import math
@@ -20,6 +20,7 @@ import math
 import numpy as np
 import torch
 
+from gan1d.estimators import moments
 from gan1d.targets import Target
 
 Samples = torch.Tensor | np.ndarray  # values, of any shape (flattened)
@@ -100,63 +101,83 @@ def closest_distances(x: Samples, reference: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(x - reference[i - 1]), np.abs(x - reference[i]))
 
 
+BOOTSTRAPS, BAND = 200, (5, 95)  # a small sample's floor: its resamples, and the percentiles of its band
+
+
 class DataScores:
     """What a data target adds to the scores: the noise floor and the memorisation ratio.
 
-    - ``w1_over_std_floor``, ``ks_floor``: the same statistics between the training part and the held-out part,
-      that is, what the training data itself scores against the held-out part: the floor at this size.
+    - ``w1_over_std_floor``, ``ks_floor``: with a held-out part, the same statistics between the training part and
+      it, that is, what the training data itself scores against it: the floor at this size. For a small sample
+      (``in_sample``: scored against the very values it trains on) there is no unseen part; the floor is then what
+      sampling noise alone gives at this size, by the bootstrap: the median of each statistic between the values
+      and a resample of them, with its 5-95% band (``*_floor_p5``, ``*_floor_p95``).
     - ``dcr_ratio``: the median distance from generated samples to their nearest training value, over the median
-      distance from held-out values to theirs; well below 1, the generator copies its training data. Left out
-      where the held-out median is 0 (over half the held-out values repeat a training value: rounded data, where
-      a copy and a fresh draw look the same).
+      distance from held-out values to theirs (in-sample: from each value to its nearest other value); well below
+      1, the generator copies its training data. Left out where that median is 0 (over half the values repeat one:
+      rounded data, where a copy and a fresh draw look the same).
     """
 
-    def __init__(self, train: np.ndarray, held_out: np.ndarray, std: float):
+    def __init__(self, train: np.ndarray, reference: np.ndarray, std: float, in_sample: bool = False):
         self.train = train
-        self.floor = {"w1_over_std_floor": wasserstein1_two_sample(train, held_out) / std,
-                      "ks_floor": ks_two_sample(train, held_out)}
-        self.held_out_dcr = float(np.median(closest_distances(held_out, train)))
+        if in_sample:
+            self.floor, reference_distances = bootstrap_floor(train, std), nearest_other(train)
+        else:
+            self.floor = {"w1_over_std_floor": wasserstein1_two_sample(train, reference) / std,
+                          "ks_floor": ks_two_sample(train, reference)}
+            reference_distances = closest_distances(reference, train)
+        self.reference_dcr = float(np.median(reference_distances))
 
     def __call__(self, x: np.ndarray) -> dict[str, float]:
         out = dict(self.floor)
-        if self.held_out_dcr > 0:
-            out["dcr_ratio"] = float(np.median(closest_distances(x, self.train))) / self.held_out_dcr
+        if self.reference_dcr > 0:
+            out["dcr_ratio"] = float(np.median(closest_distances(x, self.train))) / self.reference_dcr
         return out
 
 
-def moments(x: np.ndarray) -> dict[str, float]:
-    with np.errstate(divide="ignore", invalid="ignore"):  # a collapsed generator has no skew or kurtosis: nan
-        return _moments(x)
+def bootstrap_floor(x: np.ndarray, std: float, resamples: int = BOOTSTRAPS) -> dict[str, float | list[float]]:
+    """W1/sd and KS between the values ``x`` and resamples of them (with replacement, seeded): the median and band."""
+    rng = np.random.default_rng(0)
+    w1, ks_ = np.empty(resamples), np.empty(resamples)
+    for i in range(resamples):
+        draw = x[rng.integers(len(x), size=len(x))]
+        w1[i], ks_[i] = wasserstein1_two_sample(draw, x) / std, ks_two_sample(draw, x)
+    out = {}
+    for name, values in (("w1_over_std_floor", w1), ("ks_floor", ks_)):
+        out[name] = float(np.median(values))
+        out.update({f"{name}_p{q}": float(np.percentile(values, q)) for q in BAND})
+    return out
 
 
-def _moments(x: np.ndarray) -> dict[str, float]:
-    mean = x.mean()
-    centred = x - mean
-    var = (centred**2).mean()
-    return {
-        "mean": float(mean),
-        "std": float(np.sqrt(var)),
-        "skew": float((centred**3).mean() / var**1.5),  # as scipy.stats.skew
-        "kurtosis": float((centred**4).mean() / var**2 - 3),  # excess, as scipy.stats.kurtosis: 0 for a Gaussian
-    }
+def nearest_other(x: np.ndarray) -> np.ndarray:
+    """Distance from each value of the sorted ``x`` to its nearest other value (leave one out)."""
+    gaps = np.diff(x)
+    return np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf])
 
 
 class Evaluator:
-    """Scores samples against one target; the target-side work (quantile grid or data floor, moments) is done once."""
+    """Scores samples against one target; the target-side work (quantile grid or data floor, moments) is done once.
 
-    def __init__(self, target: Target):
+    A data target is scored against one of its parts: by default its ``reference`` (the validation part if it has
+    one, else the held-out part; a small sample's all values), or the one named by ``part`` ("test")."""
+
+    def __init__(self, target: Target, part: str | None = None):
         self.target = target
-        self.target_moments = target.moments()
-        self.held_out = getattr(target, "held_out", None)  # a data target: scored against its held-out part
-        if self.held_out is not None:
-            self.data_scores = DataScores(target.train, self.held_out, target.std)
+        self.reference = None
+        if hasattr(target, "parts"):
+            self.reference = target.reference if part is None else getattr(target.parts, part)
+            self.std = float(self.reference.std())
+            self.target_moments = moments(self.reference)
+            self.data_scores = DataScores(target.train, self.reference, self.std, target.regime == "small")
         else:
+            self.std = target.std
+            self.target_moments = target.moments()
             self.nodes = quantile_nodes(target)
 
     def __call__(self, samples: Samples) -> dict[str, float | None]:
         x = np.sort(_numpy(samples))
         w1, ks_ = self._distances(x)
-        out = {"w1": w1, "w1_over_std": w1 / self.target.std, "ks": ks_}
+        out = {"w1": w1, "w1_over_std": w1 / self.std, "ks": ks_}
         for k, v in moments(x).items():
             exact = self.target_moments[k]
             out[f"gen_{k}"] = v
@@ -164,14 +185,14 @@ class Evaluator:
             out[f"{k}_error"] = None if exact is None else v - exact
         if hasattr(self.target, "modes"):
             out.update(mode_coverage(x, *(_numpy(m) for m in self.target.modes())))
-        if self.held_out is not None:
+        if self.reference is not None:
             out.update(self.data_scores(x))
         return out
 
     def _distances(self, x: np.ndarray) -> tuple[float, float]:
-        """W1 and KS of the sorted samples: two-sample against a data target's held-out part, else exact."""
-        if self.held_out is not None:
-            return wasserstein1_two_sample(x, self.held_out), ks_two_sample(x, self.held_out)
+        """W1 and KS of the sorted samples: two-sample against a data target's part, else exact."""
+        if self.reference is not None:
+            return wasserstein1_two_sample(x, self.reference), ks_two_sample(x, self.reference)
         cdf = _numpy(self.target.cdf(torch.from_numpy(x)))  # shared by W1 and KS
         return _wasserstein1(x, cdf, *self.nodes), _ks(cdf)
 

@@ -47,6 +47,8 @@ class GAN1D(L.LightningModule):
         log_every: int = 50,
         lr_decay_start: float = 1.0,
         cuda_graph: bool = True,
+        optimizer: str = "adam",
+        simultaneous: bool = False,
     ):
         super().__init__()
         self.automatic_optimization = False
@@ -54,6 +56,7 @@ class GAN1D(L.LightningModule):
         self.discriminator: Discriminator = discriminator(in_features=preprocessor.width)
         # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema > 0 else None
+        self.loss_name = loss
         self.d_loss, self.g_loss = LOSSES[loss]
         reading, self.d_equilibrium = D_OUTPUT[loss]
         self.d_prob = reading == "prob"
@@ -61,14 +64,15 @@ class GAN1D(L.LightningModule):
         # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
         self.penalties = tuple(name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma))
                                if gamma > 0)
-        # What one iteration adds to the logged sums, in the order _iteration stacks it.
+        # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
-                       *(f"penalty/{name}" for name in self.penalties), "loss/g", "grad_norm/g")
+                       *(f"penalty/{name}" for name in self.penalties), *(("loss/g", "grad_norm/g") if g_steps else ()))
         self.d_steps, self.g_steps = d_steps, g_steps
         self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
         self.ema, self.log_every, self.lr_decay_start = ema, log_every, lr_decay_start
         self.cuda_graph = cuda_graph
+        self.optimizer, self.simultaneous = optimizer, simultaneous
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
         self._steps: OptimizerSteps | None = None  # backward and step (straight to torch where Lightning idles)
         self._graphed = False  # iterations run as one CUDA graph each (see graph_blocker), by self._static
@@ -110,9 +114,11 @@ class GAN1D(L.LightningModule):
         self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        # fused Adam runs the whole update in one kernel: fewer Python calls on these tiny networks.
-        adam = partial(torch.optim.Adam, betas=self.betas, fused=True)
-        return adam(self.generator.parameters(), lr=self.g_lr), adam(self.discriminator.parameters(), lr=self.d_lr)
+        # fused: the whole update in one kernel, fewer Python calls on these tiny networks. SGD: plain gradient steps
+        # of size lr, as the theory of the game's dynamics has them (gan1d.dirac).
+        make = (partial(torch.optim.Adam, betas=self.betas, fused=True) if self.optimizer == "adam"
+                else partial(torch.optim.SGD, fused=True))
+        return make(self.generator.parameters(), lr=self.g_lr), make(self.discriminator.parameters(), lr=self.d_lr)
 
     @property
     def sampler(self) -> Generator:
@@ -150,11 +156,18 @@ class GAN1D(L.LightningModule):
     def _iteration(self, opt_g, opt_d, real, noise, alpha, ema_weight: float | torch.Tensor):
         """One iteration on its data: d_steps D updates, g_steps G updates at the optimizers' learning rates, the
         weight average moved ``ema_weight`` of the way to the generator, the logged values added to the sums. Run
-        eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one."""
-        for i in range(self.d_steps):
-            d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
-        for j in range(self.g_steps):
-            g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
+        eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one.
+        ``simultaneous`` (one step each): G's gradient is taken at the same weights as D's, then both step."""
+        if self.simultaneous:
+            g_stats = self._generator_step(opt_g, noise[1], step=False)
+            d_stats = self._discriminator_step(opt_d, real[0], noise[0], alpha[0])
+            self._steps.step(opt_g)
+        else:
+            g_stats = []  # g_steps=0: D trained alone against a generator that stays as it is
+            for i in range(self.d_steps):
+                d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
+            for j in range(self.g_steps):
+                g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(ema_weight)
         # The last D and G steps' values, summed on the device and read once per log point: no host sync per iteration.
@@ -264,20 +277,22 @@ class GAN1D(L.LightningModule):
         return [adversarial.detach(), self.d_reading(d_real.detach()).mean(-1),
                 self.d_reading(d_fake.detach()).mean(-1), norm, *(penalty.detach() for _, penalty in penalties)]
 
-    def _generator_step(self, opt, noise) -> list[torch.Tensor]:
-        """One G update. Returns its loss and gradient norm."""
+    def _generator_step(self, opt, noise, step: bool = True) -> list[torch.Tensor]:
+        """One G update (``step=False``: its gradient only, stepped later). Returns its loss and gradient norm."""
         # D frozen: its weights' gradients would be computed for nothing (toggled_optimizer, with fewer flags).
         with frozen(self._d_params):
             loss = self.g_loss(self.critic(self.standardize(self.fake(noise))))
-            norm = self._update(opt, loss, self._g_params)
+            norm = self._update(opt, loss, self._g_params, step)
         return [loss.detach(), norm]
 
-    def _update(self, opt, loss, params) -> torch.Tensor:
-        """One optimizer step on ``loss``. Returns the norm of ``params``' gradient before the step."""
+    def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
+        """One optimizer step on ``loss`` (``step=False``: the gradient only). Returns the norm of ``params``'
+        gradient before the step."""
         opt.zero_grad(set_to_none=True)
         self._steps.backward(loss)
         norm = self.gradient_norm(params)
-        self._steps.step(opt)
+        if step:
+            self._steps.step(opt)
         return norm
 
     @staticmethod
@@ -345,6 +360,8 @@ def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
         return "cuda_graph=false"
     if module.uncapturable:
         return module.uncapturable
+    if module.optimizer != "adam":
+        return f"optim.name={module.optimizer} (CUDA graphs are set up for fused Adam)"
     if module.device.type != "cuda":
         return f"the device is {module.device.type} (CUDA graphs need a CUDA GPU)"
     if torch.is_anomaly_enabled():

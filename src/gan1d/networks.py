@@ -68,18 +68,32 @@ def noise_cdf(kind: str, z: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"noise '{kind}' is not one of {list(NOISE)}")
 
 
+class Constant(nn.Module):
+    """One learned output, ``theta``, whatever the input: a generator of a point mass (the Dirac-GAN's)."""
+
+    def __init__(self, theta: float):
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor([float(theta)]))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.theta.expand(len(z), 1)
+
+
 class Generator(nn.Module):
+    """``theta``: instead of the MLP, one learned parameter that every sample equals (the Dirac-GAN of Mescheder
+    et al. 2018); null: the MLP."""
+
     def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden: Sequence[int] = (64, 64),
                  activations: str | Sequence[str] = "elu",
-                 categories: int = 0):
+                 categories: int = 0, theta: float | None = None):
         super().__init__()
         activations = activations if isinstance(activations, str) else [str(a) for a in activations]
         # Plain types only, so checkpoints load with weights_only=True (no OmegaConf ListConfig in here).
         self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations,
-                           categories=categories)
+                           categories=categories, theta=None if theta is None else float(theta))
         self.noise, self.noise_dim, self.categories = noise, noise_dim, categories
-        self.net = mlp(noise_dim + categories, list(hidden), activations, 1)
-        if categories:
+        self.net = mlp(noise_dim + categories, list(hidden), activations, 1) if theta is None else Constant(theta)
+        if categories and theta is None:
             with torch.no_grad():  # the categories start as far apart as a lone noise input's values would
                 self.net[0].weight[:, noise_dim:].uniform_(-1, 1)
         self.register_buffer("loc", torch.tensor(0.0))
@@ -99,12 +113,17 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Maps a pack's features to one logit (the sigmoid lives in the loss, where it is numerically safe)."""
+    """Maps a pack's features to one logit (the sigmoid lives in the loss, where it is numerically safe). ``psi``:
+    instead of the MLP, the line D(x) = psi x through the origin, starting at that slope (the Dirac-GAN's)."""
 
     def __init__(self, in_features: int, hidden: Sequence[int] = (64, 64),
-                 activations: str | Sequence[str] = "leaky_relu"):
+                 activations: str | Sequence[str] = "leaky_relu", psi: float | None = None):
         super().__init__()
-        self.net = mlp(in_features, list(hidden), activations, 1)
+        if psi is None:
+            self.net = mlp(in_features, list(hidden), activations, 1)
+        else:
+            self.net = nn.Linear(in_features, 1, bias=False)
+            nn.init.constant_(self.net.weight, psi)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features).squeeze(1)

@@ -42,7 +42,7 @@ from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
 from gan1d.module import GAN1D, nonfinite
 from gan1d.sample import checkpoint_path
-from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks
+from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks, result_line
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,10 @@ def alone_because(cfg: DictConfig) -> str | None:
         return "a model or data module of its own"
     if cfg.trainer.get("precision", 32) not in STACKED_PRECISIONS:
         return f"trainer.precision={cfg.trainer.precision} (a population trains in 32-bit)"
+    if cfg.optim.name != "adam":
+        return f"optim.name={cfg.optim.name} (a population steps with a stacked Adam)"
+    if cfg.model.simultaneous:
+        return "model.simultaneous=true (a population steps D, then G)"
     if cfg.trainer.accelerator not in STACKED_ACCELERATORS:
         allowed = ", ".join(STACKED_ACCELERATORS)
         return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {allowed})"
@@ -251,9 +255,9 @@ class Population(GAN1D):
         # What functional_call runs: a GAN1D computation, with one replica's tensors in place of the stacks.
         return getattr(GAN1D, method)(self, *args)
 
-    def _update(self, opt, loss, params) -> torch.Tensor:
+    def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
         # The replicas are independent: the gradient of the sum of their losses is each replica's own.
-        return super()._update(opt, loss.sum(), params)
+        return super()._update(opt, loss.sum(), params, step)
 
     @staticmethod
     def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
@@ -544,6 +548,9 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     finally:
         if painter is not None:
             painter.finish()
+    for job in (job for job in jobs if job.record):  # none for a job that failed before training
+        with job.logging():
+            log.info(result_line(job.record, job.cfg.run_dir))
     return [job.record for job in jobs]
 
 
@@ -564,6 +571,8 @@ def build_jobs(cfgs: list[DictConfig]) -> tuple[list[Job], list[L.Callback]]:
     for k, cfg in enumerate(cfgs):
         run = build_run(cfg, check_config(cfg))
         own = [c for c in run.callbacks if not isinstance(c, SHARED)]
+        for record in (c for c in own if isinstance(c, RunRecord)):
+            record.replicas = len(cfgs)
         shared = shared or [c for c in run.callbacks if isinstance(c, SHARED)]
         job = Job(k, cfg, run.model, run.datamodule, own, run.logger, run.ckpt)
         job.trainer = JobTrainer(job)

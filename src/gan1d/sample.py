@@ -29,6 +29,7 @@ ARGUMENTS = {
     "out": (is_text, "a file name"),
     "seed": SEED,
     "config_dir": (is_text, "the path of a folder of your own presets"),
+    "allow_changed": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 

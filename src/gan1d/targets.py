@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from gan1d.loading import NONFINITE, DataError, read_column
+from gan1d.estimators import moments
+from gan1d.loading import NONFINITE, DataError, read
+from gan1d.split import Parts, split
 
 # The quantiles that must fit float32 samples: a target beyond them is not one the generator can be trained on.
 BULK = 1e-6
@@ -350,21 +352,65 @@ class StudentT(Target):
         return value if torch.isfinite(self.dist.stddev) else float(self.dist.scale)
 
 
+class PointMass(Target):
+    """All the mass at ``at``: the Dirac-GAN's target (Mescheder et al. 2018). It has no density (``pdf`` is 0),
+    its cdf is a step, and W1 to it is the mean of |x - at|. Its std is 0, so ``scale`` stands in for it where a
+    score is divided by the target's spread (W1/sd is then W1/scale); standardising by its samples' spread is
+    refused (gan1d.checks), so runs on it set data.standardize=false."""
+
+    def __init__(self, at: float = 0.0, scale: float = 1.0):
+        super().__init__(None)  # no torch distribution: every method is the point's own
+        self.at, self.scale = number("at", at), number("scale", scale, positive=True)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.full((n,), self.at)
+
+    def pdf(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(torch.as_tensor(x, dtype=torch.float64))
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.as_tensor(x, dtype=torch.float64) >= self.at).double()
+
+    def quantile(self, p: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(p), self.at)
+
+    def moments(self) -> dict[str, float | None]:
+        return _moments(self.at, 0.0, None, None)
+
+    @property
+    def mean(self) -> float:
+        return self.at
+
+    @property
+    def std(self) -> float:
+        return self.scale
+
+    def __repr__(self) -> str:
+        return f"PointMass(at={self.at:.4g})"
+
+
 class Empirical(Target):
-    """A 1-D sample read from a file (``gan1d.loading``), split once into a training part and a held-out part.
+    """A 1-D sample read from a file (``gan1d.loading``), split once by its values' content (``gan1d.split``) into a
+    training part, a held-out test part and, if ``validation`` > 0, a validation part for tuning.
 
     Training draws from the training part, with replacement, through the given generator (so the stream stays
-    seeded and resumable). Scoring compares with the held-out part, which training never sees: ``pdf`` is its
-    kernel density estimate (for the overlay), ``cdf`` its empirical cdf, ``quantile`` its inverse, ``moments``
-    (``mean``, ``std``) its own. A bad argument raises BadArgument, a file that cannot be learned from DataError. The
-    split depends on ``split_seed`` alone, not on the run's seed: every seed of a sweep trains on the same part
-    and is scored on the same held-out part.
+    seeded and resumable). The run is scored against its ``reference``: the validation part if there is one, else
+    the held-out part, which training never sees; ``pdf`` is the reference's kernel density estimate (for the
+    overlay), ``cdf`` its empirical cdf, ``quantile`` its inverse, ``moments`` (``mean``, ``std``) its own. The split
+    depends on the values and ``split_seed`` alone, not on the run's seed or the rows' order: every seed of a sweep
+    trains on the same part and is scored on the same held-out part.
+
+    A sample too small for parts of MIN_PART values (the ``small`` regime, from MIN_VALUES values) is trained on
+    whole and scored against itself, beside a bootstrap floor (gan1d.metrics.DataScores). ``record`` is what the
+    run dir's data.json keeps: the file (as given and absolute), its sha256, the counts, the split and its parts.
+    A bad argument raises BadArgument, a file that cannot be learned from DataError.
     """
 
     MIN_PART = 50  # values in each part: below this a two-sample KS cannot tell a good generator from a poor one
+    MIN_VALUES = 20  # below this even the values themselves say too little to score a generator by
 
     def __init__(self, path: str | None = None, column: int | str | None = None, holdout: float = 0.2,
-                 nonfinite: str = "drop", split_seed: int = 0):
+                 nonfinite: str = "drop", split_seed: int = 0, validation: float = 0.0):
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise BadArgument("path", path, "the data file to learn from (.npy, .csv, .tsv or .txt), e.g. "
                                             "target.path=data.csv")
@@ -373,66 +419,91 @@ class Empirical(Target):
         if not (_is_number(holdout) and 0 < holdout < 1):
             raise BadArgument("holdout", holdout, "a number strictly between 0 and 1, the share of the data held out "
                                                   "for scoring")
+        if not (_is_number(validation) and 0 <= validation < 1 - holdout):
+            raise BadArgument("validation", validation, f"a number in [0, {1 - holdout:g}) (below 1 - target.holdout), "
+                                                        "the share held apart for tuning; 0: none")
         if nonfinite not in NONFINITE:
             raise BadArgument("nonfinite", nonfinite, f"one of {list(NONFINITE)}")
         split_seed = integer("split_seed", split_seed, 0)
-        values = read_column(path, column, nonfinite)
-        where = f"target.path={path}"
-        order = np.random.default_rng(split_seed).permutation(len(values))
-        n_held = round(holdout * len(values))
-        train, held_out = np.sort(values[order[n_held:]]), np.sort(values[order[:n_held]])
-        if min(len(train), len(held_out)) < self.MIN_PART:
-            raise DataError(f"{where}: {len(values)} values are too few: with target.holdout={holdout} the training "
-                            f"part gets {len(train)} and the held-out part {len(held_out)}, and each needs at least "
-                            f"{self.MIN_PART} for a two-sample W1 and KS to tell a good generator from a poor one")
-        if train[0] == train[-1]:
-            raise DataError(f"{where}: the values do not vary (the {len(train)} training values all equal "
-                            f"{train[0]:g}): a constant has no spread to learn and no scale to standardise by")
-        self.path, self.column = str(Path(path).expanduser().resolve()), column
-        self.train, self.held_out = train, held_out
-        self._train = torch.from_numpy(train).float()
-        self.bandwidth = _silverman(held_out) or _silverman(train)
+        data = read(path, column, nonfinite)
+        where, n = f"target.path={path}", len(data.values)
+        if n < self.MIN_VALUES:
+            raise DataError(f"{where}: {n} values are too few: gan1d needs at least {self.MIN_VALUES} to train on "
+                            "and to score against")
+        parts = split(data.values, holdout, validation, split_seed)
+        sizes = (len(parts.train), len(parts.test)) + ((len(parts.validation),) if validation else ())
+        self.regime = "split" if min(sizes) >= self.MIN_PART else "small"
+        if self.regime == "small" and validation:
+            raise DataError(f"{where}: {n} values are too few for target.validation={validation}: the training, "
+                            f"validation and held-out parts get {len(parts.train)}, {len(parts.validation)} and "
+                            f"{len(parts.test)}, and each needs at least {self.MIN_PART} (tune on more data, or "
+                            "without a search: validation=0)")
+        if self.regime == "small":  # too few to hold any out: train on all, scored in-sample beside a bootstrap floor
+            everything = np.sort(data.values)
+            parts = Parts(everything, everything[:0], everything[:0])
+        if parts.train[0] == parts.train[-1]:
+            raise DataError(f"{where}: the values do not vary (the {len(parts.train)} training values all equal "
+                            f"{parts.train[0]:g}): a constant has no spread to learn and no scale to standardise by")
+        self.path, self.column, self.parts = str(Path(path).expanduser().resolve()), column, parts
+        self.train, self.validation, self.held_out = parts
+        # What the run is scored against: the validation part if any, else the held-out part, else all values.
+        self.reference_part = next(k for k in ("validation", "test", "train") if len(getattr(parts, k)))
+        self.reference = getattr(parts, self.reference_part)
+        self.record = {"path_given": str(path), "path": self.path, "sha256": data.sha256, "column": column,
+                       "rows": data.rows, "values": n, "dropped": data.rows - n, "nonfinite": nonfinite,
+                       "split_seed": split_seed, "holdout": holdout, "validation": validation,
+                       "regime": self.regime, "parts": {k: len(v) for k, v in parts._asdict().items()},
+                       "scored_against": self.scored_against}
+        self._train = torch.from_numpy(parts.train).float()
+        self.bandwidth = _silverman(self.reference) or _silverman(parts.train)
+
+    @property
+    def scored_against(self) -> str:
+        if self.regime == "small":
+            return f"all {len(self.train)} values, the ones it trains on (in-sample): too few to hold any out"
+        name = "validation" if self.reference_part == "validation" else "held-out"
+        return f"the {name} part ({len(self.reference)} values)"
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self._train[torch.randint(len(self._train), (n,), generator=generator)]
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
-        # A Gaussian kernel on every held-out value, summed in blocks to bound the memory at 4,096 x len(x).
+        # A Gaussian kernel on every reference value, summed in blocks to bound the memory at 4,096 x len(x).
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
         density = np.zeros(x.shape)
-        for block in np.array_split(self.held_out, -(-len(self.held_out) // 4096)):
+        for block in np.array_split(self.reference, -(-len(self.reference) // 4096)):
             density += np.exp(-0.5 * ((x[..., None] - block) / self.bandwidth) ** 2).sum(-1)
-        return torch.from_numpy(density / (len(self.held_out) * self.bandwidth * math.sqrt(2 * math.pi)))
+        return torch.from_numpy(density / (len(self.reference) * self.bandwidth * math.sqrt(2 * math.pi)))
 
     @property
     def pdf_label(self) -> str:
-        return f"held-out data (KDE of {len(self.held_out)} values)"
+        name = {"validation": "validation data", "test": "held-out data", "train": "data"}[self.reference_part]
+        return f"{name} (KDE of {len(self.reference)} values)"
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
-        return torch.from_numpy(np.searchsorted(self.held_out, x, side="right") / len(self.held_out))
+        return torch.from_numpy(np.searchsorted(self.reference, x, side="right") / len(self.reference))
 
     def quantile(self, p: np.ndarray) -> np.ndarray:
-        # The inverse of the step cdf above: the smallest held-out value whose cdf reaches p.
-        return np.quantile(self.held_out, np.asarray(p, dtype=np.float64), method="inverted_cdf")
+        # The inverse of the step cdf above: the smallest reference value whose cdf reaches p.
+        return np.quantile(self.reference, np.asarray(p, dtype=np.float64), method="inverted_cdf")
 
     def moments(self) -> dict[str, float | None]:
-        # The held-out part's, by the same estimator as the generated samples' (metrics imports this module).
-        from gan1d.metrics import moments
-
-        return moments(self.held_out)
+        return moments(self.reference)  # by the same estimator as the generated samples'
 
     @property
     def mean(self) -> float:
-        return float(self.held_out.mean())
+        return float(self.reference.mean())
 
     @property
     def std(self) -> float:
-        return float(self.held_out.std())
+        return float(self.reference.std())
 
     def __repr__(self) -> str:
         column = "" if self.column is None else f", column={self.column!r}"
-        return f"Empirical(path={self.path!r}{column}, train={len(self.train)}, held_out={len(self.held_out)})"
+        validation = f", validation={len(self.validation)}" if len(self.validation) else ""
+        return (f"Empirical(path={self.path!r}{column}, train={len(self.train)}{validation}, "
+                f"held_out={len(self.held_out)})")
 
 
 def _silverman(x: np.ndarray) -> float:

@@ -88,6 +88,7 @@ def _fresh_run_dir() -> Path:
 def train(cfg: DictConfig) -> dict:
     """Build everything from ``cfg``, fit, and return the run record (what metrics.json holds)."""
     target = check_config(cfg)  # built: a bad argument or data file stops the run here, before anything is written
+    check_search(target)
     from gan1d.callbacks import RunRecord
 
     quiet_frameworks()
@@ -96,7 +97,21 @@ def train(cfg: DictConfig) -> dict:
     with frozen_garbage():
         # weights_only=True: resuming reads tensors and plain data only, so a checkpoint file cannot run code.
         trainer.fit(run.model, datamodule=run.datamodule, ckpt_path=run.ckpt, weights_only=True)
-    return next(c for c in run.callbacks if isinstance(c, RunRecord)).record
+    record = next(c for c in run.callbacks if isinstance(c, RunRecord)).record
+    log.info(result_line(record, cfg.run_dir))
+    return record
+
+
+def result_line(record: dict, run_dir: str) -> str:
+    """The line a run's console ends with: how it ended, how fast, how good, and where its files are."""
+    if "replica_steps_per_s" in record:
+        speed = f"{record['replica_steps_per_s']} it/s for each of {record['replicas']} replicas"
+    else:
+        speed = f"{record['steps_per_s']} it/s"
+    scores = f": W1/sd {record['w1_over_std']:.4f}, KS {record['ks']:.4f}" if "w1_over_std" in record else ""
+    path = Path(run_dir)
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    return f"gan1d: {record['status']} after {record['steps']} iterations ({speed}){scores}; run dir {shown}"
 
 
 class Run(NamedTuple):
@@ -118,6 +133,7 @@ def build_run(cfg: DictConfig, target) -> Run:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
     save_config(cfg)
+    save_data_record(cfg, target)
     datamodule = instantiate(cfg.data, target=target)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
@@ -131,6 +147,11 @@ def quiet_frameworks() -> None:
     # Lightning prints through a console handler of its own *and* passes records on to the root logger that Hydra
     # set up, so every line would come twice. Hydra's handlers alone put them on the console and in the run's train.log.
     logging.getLogger("lightning").handlers.clear()
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_LIGHTNING_CHATTER)
+    # A run trains on one device, never with srun: Lightning's hint to launch with srun does not apply (its SLURM
+    # detection inside a SLURM job is untouched).
+    warnings.filterwarnings("ignore", message="The `srun` command is available on your system but is not used")
     # The stream resumes exactly by itself (item i depends only on the seed and i), so this caution does not apply.
     warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
     # Lightning 2.6 on torch 2.13 warns about its own use of a torch API; nothing a gan1d user can act on.
@@ -138,6 +159,20 @@ def quiet_frameworks() -> None:
     # logger=csv writes into the run dir, which holds the run's other files: the CSV logger warns that the folder
     # is not empty, though all it replaces is an old metrics.csv.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+
+
+class _Chatter(logging.Filter):
+    """Lightning's start and end lines a gan1d user does not need: the devices found (an unused GPU still warns),
+    the fit's end (gan1d's result line says it) and its tips advertising other products."""
+
+    LINES = ("GPU available:", "TPU available:", "HPU available:", "LOCAL_RANK:", "`Trainer.fit` stopped:",
+             "\N{ELECTRIC LIGHT BULB} Tip:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.LINES)
+
+
+_LIGHTNING_CHATTER = _Chatter()
 
 
 @contextmanager
@@ -160,9 +195,29 @@ def save_config(cfg: DictConfig) -> None:
         OmegaConf.save(cfg, path)
 
 
+def save_data_record(cfg: DictConfig, target) -> None:
+    """RUN_DIR/data.json for a data target: the file as given and absolute, its sha256, the counts and the split
+    (Empirical.record); gan1d.evaluate reads the file from there and refuses one that has changed since."""
+    if (record := getattr(target, "record", None)) is not None:
+        write_json(Path(cfg.run_dir) / "data.json", record)
+
+
+def check_search(target) -> None:
+    """A search (any sweeper but Hydra's basic one minimises what ``main`` returns) on data must tune on a
+    validation part: tuned on the held-out part, its score would be an optimistic one."""
+    if not HydraConfig.initialized() or getattr(target, "reference_part", "validation") == "validation":
+        return
+    sweeper = str(HydraConfig.get().sweeper.get("_target_", ""))
+    if HydraConfig.get().mode == RunMode.MULTIRUN and not sweeper.endswith(".BasicSweeper"):
+        raise ConfigError(f"validation=0 with the sweeper {sweeper.rsplit('.', 1)[-1]}: a search on data must tune on "
+                          "a validation part, not on the held-out part it is scored on; set validation=0.2 "
+                          "(hparams_search=optuna_lr does)")
+
+
 @hydra.main(version_base="1.3", config_path="pkg://gan1d.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    """The task function. Returns the final W1/sd, the number a sweeper (e.g. Optuna) minimises."""
+    """The task function. Returns the final W1/sd, the number a sweeper (e.g. Optuna) minimises: for data, against
+    the validation part when there is one (a search needs one, check_search), never the held-out test part's."""
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return train(cfg).get("w1_over_std", math.nan)
