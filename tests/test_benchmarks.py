@@ -201,3 +201,14 @@ def test_data_benchmark_scores_a_small_column_as_gan1d_does(tmp_path):
     assert np.array_equal(train, np.sort(x)) and np.array_equal(scored_on, np.sort(x))
     floor = data.floor_row("x", tmp_path / "x.npy")
     assert floor["w1_over_std"] == pytest.approx(bootstrap_floor(np.sort(x), x.std())["w1_over_std_floor"])
+
+
+@pytest.mark.slow
+def test_report_scale_benchmark_smoke(tmp_path, capsys):
+    import report_scale
+
+    rows = report_scale.main(["--runs", "150", "--repeats", "1", "--shapes", "grid", "one_key", "--out", str(tmp_path)])
+    assert [r["shape"] for r in rows] == ["grid", "one_key"] and all(r["median_s"] > 0 for r in rows)
+    assert "| one_key | seed, 150 values |" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "report_scale.json").read_text())
+    assert saved["runs"] == 150 and "commit" in saved["machine"]

@@ -84,6 +84,26 @@ def test_a_search_draws_each_searched_key_against_w1(tmp_path):
     assert "best: 0.0004" in [t.get_text() for t in panels[0].get_legend().get_texts()]
 
 
+def test_a_large_sweep_draws_a_ranked_curve_and_an_unnumbered_heatmap():
+    def row(n, overrides):  # every 10th job failed
+        record = ok(0.01 * (1 + n % 7), 0.01) if n % 10 else {"status": "failed"}
+        return {"job": str(n), "overrides": overrides, "run_dir": str(n), **record}
+
+    many = [row(n, [f"steps={n}"]) for n in range(61)]  # one bar each would be 61 labels: one curve instead
+    ax = figure(many, ["steps"]).axes[0]
+    assert not ax.patches and len(ax.lines) == 1 and ax.get_xlabel() == "job's rank (best first)"
+    assert list(ax.lines[0].get_ydata()) == sorted(r["w1_over_std"] for r in many if r["status"] == "ok")
+    assert ax.get_title().endswith("; 7 failed")
+    assert len(figure(many[:60], ["steps"]).axes[0].patches) == 60
+    def grid(side):
+        return [row(n, [f"optim.g_lr={n // side}", f"optim.d_lr={n % side}"]) for n in range(side * side)]
+
+    ax = figure(grid(21), ["optim.g_lr", "optim.d_lr"]).axes[0]
+    assert not ax.texts and len(ax.get_xticks()) == 11  # no numbers in 441 cells; a tick every other value
+    ax = figure(grid(20), ["optim.g_lr", "optim.d_lr"]).axes[0]
+    assert len(ax.texts) == 400 and len(ax.get_xticks()) == 20
+
+
 def test_groups_are_ranked_by_median_not_worst(tmp_path):
     jobs = [([f"optim.g_lr={lr}", f"seed={s}"], ok(w1, 0.01)) for lr, scores in
             [("1e-4", (0.02, 0.02, 0.02)), ("1e-3", (0.01, 0.01, 0.5))] for s, w1 in enumerate(scores)]

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # the drawing process imports numpy and matplotlib only
     from gan1d.targets import Target
 
 Curve = Callable[[np.ndarray], np.ndarray]  # a function of x, e.g. D(x)
+# A sweep figure labels each cell of a heatmap, and draws one labelled bar per job, up to these many.
+LABELLED_CELLS, MOST_BARS = 400, 60
 
 
 def plot_range(target: "Target", samples: np.ndarray) -> tuple[float, float]:
@@ -281,14 +283,36 @@ def sweep_heatmap(scores: list[list[float]], xs: list[str], ys: list[str], keys:
     ax = fig.add_subplot()
     image = ax.imshow(np.log10(np.where(failed, np.nan, grid)), cmap="viridis_r", origin="lower", aspect="auto")
     fig.colorbar(image, ax=ax, label="log10 W1/sd (lower is better)")
-    for (i, j), value in np.ndenumerate(grid):
-        ax.text(j, i, "failed" if failed[i, j] else f"{value:.3f}", ha="center", va="center", fontsize=9,
-                bbox=dict(facecolor="white", alpha=0.7, linewidth=0))  # readable on light and dark cells
-    ax.set_xticks(range(len(xs)), xs)
-    ax.set_yticks(range(len(ys)), ys)
+    if grid.size <= LABELLED_CELLS:  # beyond that the numbers overlap: the colours and summary.md carry them
+        for (i, j), value in np.ndenumerate(grid):
+            ax.text(j, i, "failed" if failed[i, j] else f"{value:.3f}", ha="center", va="center", fontsize=9,
+                    bbox=dict(facecolor="white", alpha=0.7, linewidth=0))  # readable on light and dark cells
+    ax.set_xticks(*_every_nth(xs))
+    ax.set_yticks(*_every_nth(ys))
     ax.set_xlabel(keys[0])
     ax.set_ylabel(keys[1])
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _every_nth(values: list[str], most: int = 20) -> tuple[range, list[str]]:
+    """Tick positions and labels for at most ``most`` of ``values``, evenly spaced, so that they stay legible."""
+    step = -(-len(values) // most)  # rounded up
+    return range(0, len(values), step), values[::step]
+
+
+def sweep_ranked(scores: list[float], title: str) -> Figure:
+    """W1/sd of many jobs, best first, as one curve (log scale): too many for a bar each; the failed are counted."""
+    scores = np.asarray(scores, dtype=float)
+    done = np.sort(scores[np.isfinite(scores)])
+    fig = Figure(figsize=(7, 4.5), dpi=100)
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.9)
+    ax = fig.add_subplot()
+    ax.plot(np.arange(1, len(done) + 1), done, color="tab:blue")
+    ax.set_yscale("log")
+    ax.set_xlabel("job's rank (best first)")
+    ax.set_ylabel("W1/sd (lower is better)")
+    ax.set_title(f"{title}; {len(scores) - len(done)} failed", fontsize=10)
     return fig
 
 

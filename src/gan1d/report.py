@@ -5,10 +5,11 @@ Runs by itself when a multirun ends (a Hydra callback, see ``hydra.callbacks`` i
     python -m gan1d.report SWEEP_DIR
 
 Writes ``summary.csv``, ``summary.md`` and ``summary.png`` in SWEEP_DIR: a heatmap of W1/sd over the two swept keys
-when two were swept, bars otherwise, and for a search (a sweeper that picks the values, e.g. Optuna) each searched
-key against W1/sd. Failed jobs are listed with their one-line reason. When ``seed`` is one of the swept keys, the
-jobs are also grouped by their other overrides: median and worst W1/sd and KS over the seeds, and how many seeds
-passed the quality bar; the figure then shows the medians. One seed cannot rank configs; the median over seeds can.
+when two were swept (each cell numbered up to 400 cells), bars otherwise (past 60, one curve of W1/sd by rank), and
+for a search (a sweeper that picks the values, e.g. Optuna) each searched key against W1/sd. Failed jobs are listed
+with their one-line reason. When ``seed`` is one of the swept keys, the jobs are also grouped by their other
+overrides: median and worst W1/sd and KS over the seeds, and how many seeds passed the quality bar; the figure then
+shows the medians. One seed cannot rank configs; the median over seeds can.
 """
 
 import csv
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,6 +37,8 @@ COLUMNS = ("job", "overrides", "status", "w1_over_std", "ks", "wall_s", "steps",
 SEED_COLUMNS = ("seeds", "passed", "failed", "median_w1_over_std", "worst_w1_over_std", "median_ks", "worst_ks")
 W1_BAR, KS_BAR = 0.04, 0.02  # the project's quality bar: a seed passes with W1/sd <= 0.04 and KS <= 0.02
 BAR = f"W1/sd <= {W1_BAR} and KS <= {KS_BAR}"
+# libyaml's parser where PyYAML has it: a large sweep has one overrides.yaml per job to read
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SweepSummary(Callback):
@@ -55,7 +59,7 @@ def read_jobs(sweep_dir: Path) -> list[dict]:
     rows = []
     for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml"), key=_job_order):
         run_dir = overrides_file.parent.parent
-        overrides = [str(o) for o in OmegaConf.load(overrides_file)]
+        overrides = [str(o) for o in yaml.load(overrides_file.read_text(), Loader=YAML_LOADER)]
         metrics_file = run_dir / "metrics.json"
         try:
             record = json.loads(metrics_file.read_text())
@@ -191,7 +195,7 @@ def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: b
     """For a search, each searched key against W1/sd. Otherwise a heatmap of W1/sd over two swept keys, bars (one
     per job) else; with seeds swept, one cell or bar per setting of the other keys, at the median over its seeds.
     Failed jobs show as such."""
-    from gan1d.figures import sweep_bars, sweep_heatmap, sweep_scatter
+    from gan1d.figures import MOST_BARS, sweep_bars, sweep_heatmap, sweep_ranked, sweep_scatter
 
     chosen = [_chosen(r) for r in rows]
     scores = [_score(r) for r in rows]
@@ -212,6 +216,8 @@ def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: b
         # miss another even where their number fills the grid).
         if len(cells) == len(xs) * len(ys) == len(chosen):
             return sweep_heatmap([[cells[(x, y)] for x in xs] for y in ys], xs, ys, keys, what)
+    if len(scores) > MOST_BARS:
+        return sweep_ranked(scores, what)
     labels = [" ".join(c.get(k, "") for k in keys) or name for c, name in zip(chosen, names, strict=True)]
     return sweep_bars(labels, scores, ", ".join(keys) or "job", what)
 
