@@ -20,6 +20,7 @@ range, and wall time (fit and sample). Writes NAME.json, NAME.md and NAME_overla
 """
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -91,6 +92,7 @@ def column_file(name: str, folder: Path) -> Path:
     return path.resolve()
 
 
+@functools.cache
 def split(path: Path):
     """gan1d's own split of the column: (training part, the part gan1d scores on). A small column (each part under
     Empirical.MIN_PART) has no held-out part: gan1d trains on all of it and scores in-sample, and so do the peers."""
