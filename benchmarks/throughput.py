@@ -59,20 +59,25 @@ def plain_loop(cfg: DictConfig) -> float:
     # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
     for reals, noises, _ in datamodule.train_dataloader():
         for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True), strict=True):
-            z = pre.standardize(real[0]).requires_grad_(model.r1_gamma > 0)
-            d_real = D(pre.features(z))
-            with torch.no_grad():
-                fake = G(noise[0])
-            loss_d = model.d_loss(d_real, D(pre(fake)))
-            if model.r1_gamma > 0:
-                loss_d = loss_d + model.r1_gamma * gradient_norm_penalty(d_real, z)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            loss_g = model.g_loss(D(pre(G(noise[1]))))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            if model.lr_decay_start < 1:  # linear to 0 from lr_decay_start of the way on
+                factor = min(1.0, (1 - t / datamodule.steps) / (1 - model.lr_decay_start))
+                opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"] = model.g_lr * factor, model.d_lr * factor
+            for i in range(model.d_steps):
+                z = pre.standardize(real[i]).requires_grad_(model.r1_gamma > 0)
+                d_real = D(pre.features(z))
+                with torch.no_grad():
+                    fake = G(noise[i])
+                loss_d = model.d_loss(d_real, D(pre(fake)))
+                if model.r1_gamma > 0:
+                    loss_d = loss_d + model.r1_gamma * gradient_norm_penalty(d_real, z)
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            for j in range(model.g_steps):
+                loss_g = model.g_loss(D(pre(G(noise[model.d_steps + j]))))
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
             if ema is not None:
                 with torch.no_grad():
                     decay = min(model.ema, (1 + t) / (10 + t))
@@ -81,7 +86,7 @@ def plain_loop(cfg: DictConfig) -> float:
             t += 1
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return cfg.steps / (time.perf_counter() - start)
+    return datamodule.steps / (time.perf_counter() - start)
 
 
 # Start-up, timed inside a fresh interpreter from its first line: to the end of `import torch, lightning`, and to
@@ -115,8 +120,9 @@ def startup(repeats: int) -> dict:
             "to_first_iteration_s": round(statistics.median(first), 2), "repeats": repeats}
 
 
-def lightning_run(cfg: DictConfig) -> float:
-    return train(cfg)["steps_per_s"]
+def lightning_run(cfg: DictConfig) -> tuple[float, int]:
+    record = train(cfg)
+    return record["steps_per_s"], record["steps"]
 
 
 def bench(preset: str, overrides: list[str], repeats: int) -> dict:
@@ -126,13 +132,14 @@ def bench(preset: str, overrides: list[str], repeats: int) -> dict:
             cfg = make_cfg(overrides, f"{tmp}/{r}")
             torch.set_num_threads(cfg.threads)
             if r % 2:  # alternate who goes first, so neither always meets the machine in the same state
-                lightning.append(lightning_run(cfg))
+                speed, steps = lightning_run(cfg)
                 plain.append(plain_loop(cfg))
             else:
                 plain.append(plain_loop(cfg))
-                lightning.append(lightning_run(cfg))
+                speed, steps = lightning_run(cfg)
+            lightning.append(speed)
     ratios = [ours / bare for ours, bare in zip(lightning, plain, strict=True)]
-    return {"preset": preset, "steps": cfg.steps, "plain_it_s": round(statistics.median(plain), 1),
+    return {"preset": preset, "steps": steps, "plain_it_s": round(statistics.median(plain), 1),
             "gan1d_it_s": round(statistics.median(lightning), 1), "ratio": round(statistics.median(ratios), 3),
             "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3), "repeats": repeats,
             "plain_runs": [round(x, 1) for x in plain], "gan1d_runs": [round(x, 1) for x in lightning]}

@@ -507,6 +507,24 @@ def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradi
     assert torch.allclose(torch.stack(stats), torch.stack(expected).detach(), rtol=1e-5)
 
 
+def test_discriminator_step_without_input_penalties_scores_real_and_fake_in_one_call_as_in_two():
+    # No R1/R2: real and fake go through D together. Packs must not straddle the two, nor the two trade places.
+    torch.manual_seed(0)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[16]), Variances(4), r1_gamma=0.0)
+    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
+    real, noise = torch.randn(64, 1) + 3.0, torch.randn(64, 1)
+    calls = []
+    gan.discriminator.register_forward_hook(lambda module, args, out: calls.append(len(out)))
+    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, torch.zeros(0))
+    assert calls == [32]  # 16 packs of real, 16 of fake: one call
+
+    with torch.no_grad():
+        d_real, d_fake = gan.critic(real), gan.critic(gan.generator(noise))
+    adversarial = gan.d_loss(d_real, d_fake)
+    expected = [adversarial, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]
+    assert torch.allclose(torch.stack(stats[:3]), torch.stack(expected), rtol=1e-5)
+
+
 def test_a_categorical_code_comes_after_the_noise_one_hot():
     from gan1d.networks import sample_noise
 

@@ -18,13 +18,18 @@ WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer
 
 
 class OptimizerSteps:
-    """``backward(loss)``, then ``step(opt)``, then ``count(opt_d, opt_g)`` once per iteration for the steps it
-    took. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or None to
-    skip them."""
+    """``zero_grad(opt)``, ``backward(loss)``, ``step(opt)``, and ``count(opt_d, opt_g)`` once per iteration for the
+    steps it took. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or
+    None to skip them."""
 
     def __init__(self, module: L.LightningModule, wrappers_needed: str | None = None):
         self.module, self.wrappers_needed = module, wrappers_needed
         self.direct = wrappers_needed is None
+
+    def zero_grad(self, opt) -> None:
+        """``opt`` is a LightningOptimizer; set_to_none, as Lightning's own loop does."""
+        # The wrapper's copy of the optimizer's attributes costs a lookup each through its __getattr__.
+        (opt.optimizer if self.direct else opt).zero_grad(set_to_none=True)
 
     def backward(self, loss: torch.Tensor) -> None:
         if self.direct:
