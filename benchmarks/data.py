@@ -278,7 +278,9 @@ def overlay_figure(rows: list[dict], files: dict[str, Path], names: list[str], p
         lo, hi = np.quantile(held_out, [0.0, 1.0])
         pad = 0.1 * (hi - lo)
         bins = np.linspace(lo - pad, hi + pad, 60)
-        ax.hist(held_out, bins=bins, density=True, color="0.85", label=f"held-out part ({len(held_out)} values)")
+        # A small column has no held-out part: every method is scored on the values it learned from.
+        part = "all values, trained on" if train is held_out else "held-out part"
+        ax.hist(held_out, bins=bins, density=True, color="0.85", label=f"{part} ({len(held_out)} values)")
         for method in METHODS:
             group = sorted((r for r in rows if r["method"] == method and r["column"] == name),
                            key=lambda r: r["w1_over_std"])
