@@ -7,8 +7,9 @@ The Lightning side is ``gan1d.train.train(cfg)`` exactly as the CLI builds it, w
 figure, checkpoint and progress-bar cadence; its speed is the run record's ``steps_per_s`` (first iteration to the
 end, start-up excluded). The plain side is the loop one would write by hand over the same networks, data stream,
 losses, R1/EMA and optimizers (fused Adam), built from the same config, with no logging, evaluation, figures or
-checkpoints. It backpropagates each loss through both networks, averages the weights one tensor at a time and
-leaves the garbage collector as it is; gan1d's own step freezes the discriminator's weights for the generator's
+checkpoints. It calls D once on the real and once on the fake minibatch, backpropagates each loss through both
+networks, averages the weights one tensor at a time and leaves the garbage collector as it is; gan1d's own step
+scores both in one D call where no R1/R2 penalty is on, freezes the discriminator's weights for the generator's
 step, averages them in one fused call, and gan1d.train freezes the framework's objects out of the collector's
 scans (gc.freeze).
 

@@ -53,6 +53,11 @@ def test_spectral_radius_closed_forms():
     r1 = update_matrix("non_saturating", h, h, gamma)
     assert np.linalg.det(r1) == pytest.approx(1 - h * gamma)
     assert np.trace(r1) == pytest.approx(2 - h * gamma - h**2 * a**2)
+    # Unequal step sizes: R1 damps by D's step alone (the presets' equal ones cannot tell the two apart).
+    g_lr, d_lr = 0.3, 0.2
+    unequal = update_matrix("non_saturating", g_lr, d_lr, gamma)
+    assert np.linalg.det(unequal) == pytest.approx(1 - d_lr * gamma)
+    assert np.trace(unequal) == pytest.approx(2 - d_lr * gamma - g_lr * d_lr * a**2)
     # n critic steps, then one generator step: det 1, trace 2 - n h^2 (WGAN, a = 1).
     wgan = update_matrix("wgan", h, h, d_steps=5)
     assert np.linalg.det(wgan) == pytest.approx(1) and np.trace(wgan) == pytest.approx(2 - 5 * h**2)

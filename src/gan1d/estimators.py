@@ -1,5 +1,5 @@
-"""Statistics of a sample, shared one way: gan1d.targets (a data target's own moments) and gan1d.metrics (the
-generated samples') both import them, and this module imports neither."""
+"""Statistics of a sample, shared one way: gan1d.targets (a data target's moments and density), gan1d.metrics and
+gan1d.optimal (the generated samples') import them, and this module imports none of those."""
 
 import numpy as np
 
@@ -16,3 +16,22 @@ def moments(x: np.ndarray) -> dict[str, float]:
             "skew": float((centred**3).mean() / var**1.5),  # as scipy.stats.skew
             "kurtosis": float((centred**4).mean() / var**2 - 3),  # excess, as scipy.stats.kurtosis: 0 for a Gaussian
         }
+
+
+KDE_BLOCK = 4096  # samples per block of the kernel sum: memory bounded by KDE_BLOCK x len(x)
+
+
+def silverman(x: np.ndarray) -> float:
+    """Silverman's rule-of-thumb bandwidth, 0.9 min(sd, IQR / 1.34) n^(-1/5); 0 for a sample without spread."""
+    q75, q25 = np.quantile(x, [0.75, 0.25])
+    spread = min(x.std(), (q75 - q25) / 1.34) or x.std()
+    return float(0.9 * spread * len(x) ** -0.2)
+
+
+def kde(samples: np.ndarray, bandwidth: float, x: np.ndarray) -> np.ndarray:
+    """A Gaussian kernel of ``bandwidth`` on every sample, at the points x."""
+    x = np.asarray(x, dtype=np.float64)
+    density = np.zeros(x.shape)
+    for block in np.array_split(samples, -(-len(samples) // KDE_BLOCK)):
+        density += np.exp(-0.5 * ((x[..., None] - block) / bandwidth) ** 2).sum(-1)
+    return density / (len(samples) * bandwidth * np.sqrt(2 * np.pi))

@@ -3,10 +3,11 @@
 Without ``target=`` the target is the one the run was trained on (read from its .hydra/config.yaml). With it, any
 target gan1d's config groups compose: a formula with its keys (``target=gaussian target.mean=4``) or data
 (``target=empirical target.path=x.csv``). The scores are the training run's: W1, W1/sd, KS and moments, and for
-data, two-sample against the held-out part, with the noise floor and dcr_ratio. Prints one line and writes JSON
-(``out=``, by default evaluation.json in the run directory). Needs no Lightning. The run's own data file is read
-from the absolute path its data.json records, and refused in one line if it changed since (``allow_changed=true``
-scores it anyway).
+data, two-sample against the part the run was scored on (validation, else held-out; a small sample: all its
+values, in-sample; beside a validation part, the test part apart), with the noise floor and dcr_ratio. Prints one
+line and writes JSON (``out=``, by default evaluation.json in the run directory). Needs no Lightning. The run's
+own data file is read from the absolute path its data.json records, and refused in one line if it changed since
+(``allow_changed=true`` scores it anyway).
 """
 
 import json

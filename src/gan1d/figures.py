@@ -69,7 +69,7 @@ class OverlayData(NamedTuple):
     samples: np.ndarray
     title: str
     d: np.ndarray | None = None  # the discriminator's output at x, for a per-sample discriminator
-    pdf_label: str = "target pdf"  # a data target draws its held-out data's density instead
+    pdf_label: str = "target pdf"  # a data target draws its scored part's density instead
     d_prob: bool = True  # d is a probability (logistic losses); else D's raw output
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
     d_star: np.ndarray | None = None  # the optimal discriminator p / (p + q) at x, for the trained generator's q

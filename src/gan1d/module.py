@@ -64,6 +64,8 @@ class GAN1D(L.LightningModule):
         # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
         self.penalties = tuple(name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma))
                                if gamma > 0)
+        # R1 and R2 differentiate D at one side's inputs: with either on, D scores real and fake in separate calls.
+        self.joint_critic = not {"r1", "r2"} & set(self.penalties)
         # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
                        *(f"penalty/{name}" for name in self.penalties), *(("loss/g", "grad_norm/g") if g_steps else ()))
@@ -259,10 +261,10 @@ class GAN1D(L.LightningModule):
         with torch.no_grad():
             fake = self.fake(noise)
         z_fake = self.standardize(fake).requires_grad_("r2" in self.penalties)
-        if "r1" in self.penalties or "r2" in self.penalties:  # their input gradients would go through both halves
-            d_real, d_fake = self.critic(z_real), self.critic(z_fake)
-        else:  # one D call on both: on networks this small a call costs more in overhead than in arithmetic
+        if self.joint_critic:  # one D call on both: on networks this small a call's overhead outweighs its arithmetic
             d_real, d_fake = self.critic(torch.cat([z_real, z_fake], -2)).chunk(2, -1)
+        else:  # R1/R2's input gradients would go through both halves of a joint call
+            d_real, d_fake = self.critic(z_real), self.critic(z_fake)
         adversarial = self.d_loss(d_real, d_fake)
         penalties = []
         if "r1" in self.penalties:

@@ -13,13 +13,13 @@ import lightning as L
 import numpy as np
 import torch
 
+from gan1d.estimators import kde, silverman
 from gan1d.networks import Generator
-from gan1d.targets import Target, _silverman
+from gan1d.targets import Target
 
 LOSSES_WITH_D_STAR = ("non_saturating", "minimax", "lsgan")
 CENTRAL = (0.005, 0.995)  # the target's central 99%, where the gap is measured
 POINTS = 200  # evenly spaced there
-KDE_BLOCK = 4096  # samples per block of the kernel sum: memory bounded by KDE_BLOCK x len(x)
 
 
 def gaussian_output(generator: Generator) -> tuple[float, float] | None:
@@ -42,17 +42,8 @@ def generated_pdf(generator: Generator, samples: np.ndarray) -> tuple[Callable[[
         mean, std = gaussian
         return (lambda x: np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi))), "q exact"
     samples = np.asarray(samples, dtype=np.float64)
-    bandwidth = _silverman(samples)
+    bandwidth = silverman(samples)
     return (lambda x: kde(samples, bandwidth, x)), "q a KDE of the generated samples"
-
-
-def kde(samples: np.ndarray, bandwidth: float, x: np.ndarray) -> np.ndarray:
-    """A Gaussian kernel of ``bandwidth`` on every sample, at the points x."""
-    x = np.asarray(x, dtype=np.float64)
-    density = np.zeros(x.shape)
-    for block in np.array_split(samples, -(-len(samples) // KDE_BLOCK)):
-        density += np.exp(-0.5 * ((x[..., None] - block) / bandwidth) ** 2).sum(-1)
-    return density / (len(samples) * bandwidth * np.sqrt(2 * np.pi))
 
 
 def d_star(p: np.ndarray, q: np.ndarray) -> np.ndarray:

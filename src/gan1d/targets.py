@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from gan1d.estimators import moments
+from gan1d.estimators import kde, moments, silverman
 from gan1d.loading import NONFINITE, DataError, read
 from gan1d.split import Parts, split
 
@@ -356,7 +356,7 @@ class PointMass(Target):
     """All the mass at ``at``: the Dirac-GAN's target (Mescheder et al. 2018). It has no density (``pdf`` is 0),
     its cdf is a step, and W1 to it is the mean of |x - at|. Its std is 0, so ``scale`` stands in for it where a
     score is divided by the target's spread (W1/sd is then W1/scale); standardising by its samples' spread is
-    refused (gan1d.checks), so runs on it set data.standardize=false."""
+    refused (gan1d.build.checked_target), so runs on it set data.standardize=false."""
 
     def __init__(self, at: float = 0.0, scale: float = 1.0):
         super().__init__(None)  # no torch distribution: every method is the point's own
@@ -455,7 +455,7 @@ class Empirical(Target):
                        "regime": self.regime, "parts": {k: len(v) for k, v in parts._asdict().items()},
                        "scored_against": self.scored_against}
         self._train = torch.from_numpy(parts.train).float()
-        self.bandwidth = _silverman(self.reference) or _silverman(parts.train)
+        self.bandwidth = silverman(self.reference) or silverman(parts.train)
 
     @property
     def scored_against(self) -> str:
@@ -468,12 +468,8 @@ class Empirical(Target):
         return self._train[torch.randint(len(self._train), (n,), generator=generator)]
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
-        # A Gaussian kernel on every reference value, summed in blocks to bound the memory at 4,096 x len(x).
-        x = torch.as_tensor(x, dtype=torch.float64).numpy()
-        density = np.zeros(x.shape)
-        for block in np.array_split(self.reference, -(-len(self.reference) // 4096)):
-            density += np.exp(-0.5 * ((x[..., None] - block) / self.bandwidth) ** 2).sum(-1)
-        return torch.from_numpy(density / (len(self.reference) * self.bandwidth * math.sqrt(2 * math.pi)))
+        # A Gaussian kernel on every reference value.
+        return torch.from_numpy(kde(self.reference, self.bandwidth, torch.as_tensor(x, dtype=torch.float64).numpy()))
 
     @property
     def pdf_label(self) -> str:
@@ -504,10 +500,3 @@ class Empirical(Target):
         validation = f", validation={len(self.validation)}" if len(self.validation) else ""
         return (f"Empirical(path={self.path!r}{column}, train={len(self.train)}{validation}, "
                 f"held_out={len(self.held_out)})")
-
-
-def _silverman(x: np.ndarray) -> float:
-    """Silverman's rule-of-thumb bandwidth, 0.9 min(sd, IQR / 1.34) n^(-1/5); 0 for a sample without spread."""
-    q75, q25 = np.quantile(x, [0.75, 0.25])
-    spread = min(x.std(), (q75 - q25) / 1.34) or x.std()
-    return float(0.9 * spread * len(x) ** -0.2)
