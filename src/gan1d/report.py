@@ -193,7 +193,8 @@ def _sort_values(values):
 
 def figure(rows: list[dict], keys: list[str], groups: list[dict] = (), search: bool = False) -> "Figure":
     """For a search, each searched key against W1/sd. Otherwise a heatmap of W1/sd over two swept keys, bars (one
-    per job) else; with seeds swept, one cell or bar per setting of the other keys, at the median over its seeds.
+    per job, past MOST_BARS one curve of W1/sd by rank) else; with seeds swept, one cell or bar per setting of the
+    other keys, at the median over its seeds.
     Failed jobs show as such."""
     from gan1d.figures import MOST_BARS, sweep_bars, sweep_heatmap, sweep_ranked, sweep_scatter
 

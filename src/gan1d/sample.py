@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.checks import SEED, integer_in, is_text, show
+from gan1d.checks import BOOLEAN, SEED, integer_in, is_text, show
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
@@ -29,7 +29,7 @@ ARGUMENTS = {
     "out": (is_text, "a file name"),
     "seed": SEED,
     "config_dir": (is_text, "the path of a folder of your own presets"),
-    "allow_changed": (lambda v: isinstance(v, bool), "true or false"),
+    "allow_changed": BOOLEAN,
 }
 
 
