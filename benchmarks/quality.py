@@ -37,6 +37,11 @@ PRESETS = {
     "no_ema": ["model.ema=0"],
     "no_r1_no_ema": ["model.r1_gamma=0", "model.ema=0"],
     "uniform_noise": ["model.generator.noise=uniform"],
+    # Probes of the default on the random mixtures it misses (benchmarks/results/quality_random_mixtures_probes.md).
+    "categories_20": ["model.generator.categories=20"],
+    "categories_20_batch_512": ["model.generator.categories=20", "data.batch_size=512"],
+    "categories_20_r1_3": ["model.generator.categories=20", "model.r1_gamma=3"],
+    "r1_0.1": ["model.r1_gamma=0.1"],
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
     "multimodal": ["experiment=multimodal"],

@@ -54,6 +54,29 @@ def test_throughput_benchmark_smoke(tmp_path, capsys):
     assert 0.3 < row["ratio"] < 3
 
 
+def test_batch_times_finds_a_slow_batch_and_restores_the_step(monkeypatch, tmp_path):
+    import time
+
+    import batch_times
+
+    import gan1d.module
+
+    step = gan1d.module.GAN1D.training_step
+
+    def slow_second_batch(module, *args, **kwargs):
+        if module.iteration == 50:  # the batch of iterations 51-100
+            time.sleep(0.3)
+        step(module, *args, **kwargs)
+
+    monkeypatch.setattr(gan1d.module.GAN1D, "training_step", slow_second_batch)
+    batch_times.main(["--runs", "1", "--json", str(tmp_path / "b.json"), "steps=200", "logger=none",
+                      "callbacks.progress_bar.refresh_rate=0"])
+    (run,) = json.loads((tmp_path / "b.json").read_text())["runs"]
+    assert list(run["slow_batches_ms"]) == ["100"] and run["slow_batches_ms"]["100"] >= 300
+    assert 0.3 < run["excess_share"] < 1  # 0.3 s of the steps' time was the sleep
+    assert gan1d.module.GAN1D.training_step is slow_second_batch  # the timing wrapper is taken off again
+
+
 @pytest.mark.slow
 def test_scaling_benchmark_smoke(tmp_path, capsys):
     import scaling
