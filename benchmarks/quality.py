@@ -41,6 +41,8 @@ PRESETS = {
     "categories_20": ["model.generator.categories=20"],
     "categories_20_batch_512": ["model.generator.categories=20", "data.batch_size=512"],
     "categories_20_r1_3": ["model.generator.categories=20", "model.r1_gamma=3"],
+    "categories_20_ema_0.9995": ["model.generator.categories=20", "model.ema=0.9995"],
+    "categories_20_decay_0.25": ["model.generator.categories=20", "optim.lr_decay_start=0.25"],
     "r1_0.1": ["model.r1_gamma=0.1"],
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
