@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
+from throughput import make_cfg  # this folder's throughput.py: the same config, composed the same way
 
 import gan1d.module
 from gan1d.train import train
@@ -35,10 +35,10 @@ def timed_run(overrides: list[str]) -> dict:
 
     gan1d.module.GAN1D.training_step = timed
     try:
-        with initialize_config_module("gan1d.conf", version_base="1.3"):
-            cfg = compose("train", overrides=["experiment=seed2017", *overrides, f"run_dir={tempfile.mkdtemp()}"])
-        torch.set_num_threads(cfg.threads)
-        record = train(cfg)
+        with tempfile.TemporaryDirectory() as run_dir:
+            cfg = make_cfg(["experiment=seed2017", *overrides], run_dir)
+            torch.set_num_threads(cfg.threads)
+            record = train(cfg)
     finally:
         gan1d.module.GAN1D.training_step = step
     usual = statistics.median(dt for _, dt in times)
