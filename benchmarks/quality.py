@@ -47,6 +47,8 @@ PRESETS = {
     "categories_20_batch_512_5000_steps": ["model.generator.categories=20", "data.batch_size=512", "steps=5000"],
     "categories_20_batch_1024_3000_steps": ["model.generator.categories=20", "data.batch_size=1024", "steps=3000"],
     "categories_20_batch_1024_5000_steps": ["model.generator.categories=20", "data.batch_size=1024", "steps=5000"],
+    "categories_20_batch_1024_5000_steps_r1_3": ["model.generator.categories=20", "data.batch_size=1024", "steps=5000",
+                                                 "model.r1_gamma=3"],
     "r1_0.1": ["model.r1_gamma=0.1"],
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
