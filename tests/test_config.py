@@ -9,7 +9,7 @@ from helpers import run_cli
 from hydra.utils import instantiate
 
 from gan1d.build import checked_target
-from gan1d.checks import check_config
+from gan1d.checks import RULES, check_config
 from gan1d.errors import ConfigError
 from gan1d.train import train
 
@@ -160,6 +160,24 @@ BAD = [
     (["optim.lr_decay_start=1.5"], "optim.lr_decay_start=1.5 "),
     (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2 "),
     (["preprocessor.pack=3"], "preprocessor.pack=3 must divide data.batch_size=256"),
+    (["run_dir=''"], "run_dir='' "), (["eval_every=0"], "eval_every=0 "), (["figure_every=-5"], "figure_every=-5 "),
+    (["checkpoint_every=abc"], "checkpoint_every='abc' "), (["model.log_every=0"], "model.log_every=0 "),
+    (["callbacks.figures.every=0"], "callbacks.figures.every=0 "),
+    (["callbacks.checkpoint.every=true"], "callbacks.checkpoint.every=true "),
+    (["optim.name=rmsprop"], "optim.name='rmsprop' "), (["optim.d_lr=0"], "optim.d_lr=0 "),
+    (["data.steps=0"], "data.steps=0 "), (["data.iterations_per_batch=0"], "data.iterations_per_batch=0 "),
+    (["model.d_steps=0"], "model.d_steps=0 "), (["model.d_lr=inf"], "model.d_lr=inf "),
+    (["model.betas=[1,0.5]"], "model.betas=[1, 0.5] "), (["model.lr_decay_start=-0.1"], "model.lr_decay_start=-0.1 "),
+    (["model.optimizer=rmsprop"], "model.optimizer='rmsprop' "),
+    (["model.simultaneous=maybe"], "model.simultaneous='maybe' "), (["model.r1_gamma=-1"], "model.r1_gamma=-1 "),
+    (["model.preprocessor={_target_:gan1d.preprocessors.Raw,pack:0}"], "model.preprocessor.pack=0 "),
+    (["model.generator.noise=cauchy"], "model.generator.noise='cauchy' "),
+    (["model.generator.categories=-1"], "model.generator.categories=-1 "),
+    (["model.generator.init_offset=nan"], "model.generator.init_offset=nan "),
+    (["model.discriminator.hidden=5"], "model.discriminator.hidden=5 "), (["data.noise_dim=0"], "data.noise_dim=0 "),
+    (["data.categories=-1"], "data.categories=-1 "), (["data.g_steps=-1"], "data.g_steps=-1 "),
+    (["logger=mlflow", "logger.run_name=''"], "logger.run_name='' "),
+    (["trainer.default_root_dir=''"], "trainer.default_root_dir='' "),
 ]
 
 
@@ -168,6 +186,11 @@ def test_bad_values_are_one_line_naming_the_key(make_cfg, overrides, message):
     with pytest.raises(ConfigError) as error:
         checked_target(make_cfg(*overrides))
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_every_rule_has_a_bad_case_of_its_own():
+    # With a case of its own, a rule turned off fails the test above instead of passing unnoticed.
+    assert [key for key in RULES if not any(message.startswith(f"{key}=") for _, message in BAD)] == []
 
 
 @pytest.mark.parametrize("overrides", [["data.batch_size=1"], ["data.eval_size=1"], ["model.ema=0.9999999"],

@@ -10,13 +10,13 @@ import pytest
 import torch
 from helpers import SHRINK, SignalAt, run_cli
 from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch import nn
 
-from gan1d.errors import ConfigError
+from gan1d.errors import ConfigError, Diverged
 from gan1d.population import OwnLines, StackedAdam, group, population_key, solo_state, stacked_state, train_population
 from gan1d.sample import sample
 from gan1d.train import train
@@ -171,14 +171,25 @@ def test_a_population_runs_the_hooks_inside_its_optimizer_steps(make_cfg, tmp_pa
     assert hooks.count == 10 * 3  # two D steps and one G step per iteration
 
 
-def test_a_replica_is_its_solo_run(population, tmp_path):
-    """Job 1 differs from job 0 in every varied key; its solo run lands where its replica did, to float rounding
-    (the replicas' sums are reduced in another order, and an unsettled phase amplifies that)."""
+@pytest.mark.parametrize("k", range(len(JOBS)))
+def test_every_replica_is_its_solo_run(population, tmp_path, k):
+    """Each job differs from job 0 in some varied key; its solo run lands where its replica did, to float rounding
+    (the replicas' sums are reduced in another order, and an unsettled phase amplifies that). The poisoned one's
+    solo run, poisoned at the same iteration, stops there with the same reason."""
     root, records, make, _ = population
-    solo = job_cfg(make, tmp_path, 1)
+    solo = job_cfg(make, tmp_path, k)
+    if k == POISONED:
+        with open_dict(solo):
+            solo.callbacks.poison = {"_target_": "helpers.PoisonAt", "iteration": POISON_AT}
+        with pytest.raises(Diverged) as stopped:
+            train(solo)
+        assert str(stopped.value) in records[k]["reason"]
+        assert json.loads((tmp_path / f"job{k}" / "metrics.json").read_text())["steps"] == records[k]["steps"]
+        return
     record = train(solo)
-    assert record["w1_over_std"] == pytest.approx(records[1]["w1_over_std"], rel=1e-5)
-    replica, alone = weights(root / "job1"), weights(tmp_path / "job1")
+    assert (record["status"], record["steps"]) == (records[k]["status"], records[k]["steps"])
+    assert record["w1_over_std"] == pytest.approx(records[k]["w1_over_std"], rel=1e-5)
+    replica, alone = weights(root / f"job{k}"), weights(tmp_path / f"job{k}")
     assert replica.keys() == alone.keys()
     for key in alone:
         torch.testing.assert_close(replica[key], alone[key], rtol=0, atol=1e-5)
