@@ -87,6 +87,8 @@ BAD_DATA = [
      "line 3 has 1 fields where the first row has 2"),
     ("not UTF-8", lambda d: (write(d / "x.csv", b"x\n\xff\xfe\n"), {}), "not a UTF-8 text file (byte 2)"),
     ("constant data", lambda d: (_npy(d, np.full(300, 3.5)), {}), "the values do not vary"),
+    ("constant in float32", lambda d: (_npy(d, 1 + 1e-9 * np.random.default_rng(0).normal(size=500)), {}),
+     "the values do not vary in float32, which gan1d trains in (the 393 training values all round to 1)"),
 ]
 
 BAD_KEYS = [
@@ -536,6 +538,7 @@ BAD_DATA_CLI = [
     (["target.path=bad.csv"], "target.path=bad.csv: line 4, column 'x': 'abc' is not a number"),
     (["target.path=few.csv"], "target.path=few.csv: 19 values are too few: gan1d needs at least 20"),
     (["target.path=wide.npy"], "target.path=wide.npy: a 2-D array of 3 columns"),
+    (["target.path=tiny.npy"], "target.path=tiny.npy: the values do not vary in float32"),
 ]
 
 
@@ -543,6 +546,7 @@ def test_bad_data_through_the_cli_stops_before_anything_is_written(tmp_path):
     write(tmp_path / "bad.csv", column_csv(300, "abc"))
     write(tmp_path / "few.csv", column_csv(19))
     np.save(tmp_path / "wide.npy", np.ones((300, 3)))
+    np.save(tmp_path / "tiny.npy", 1 + 1e-9 * np.random.default_rng(0).normal(size=500))
 
     def attempt(i):
         args = BAD_DATA_CLI[i][0]

@@ -444,6 +444,11 @@ class Empirical(Target):
         if parts.train[0] == parts.train[-1]:
             raise DataError(f"{where}: the values do not vary (the {len(parts.train)} training values all equal "
                             f"{parts.train[0]:g}): a constant has no spread to learn and no scale to standardise by")
+        low, high = np.float32(parts.train[[0, -1]])  # the training part is sorted; gan1d trains in float32
+        if low == high:
+            raise DataError(f"{where}: the values do not vary in float32, which gan1d trains in (the "
+                            f"{len(parts.train)} training values all round to {low:g}): shift them to near 0, or "
+                            "scale them, so that their spread shows")
         self.path, self.column, self.parts = str(Path(path).expanduser().resolve()), column, parts
         self.train, self.validation, self.held_out = parts
         # What the run is scored against: the validation part if any, else the held-out part, else all values.
