@@ -7,7 +7,9 @@ data, two-sample against the part the run was scored on (validation, else held-o
 values, in-sample; beside a validation part, the test part apart), with the noise floor and dcr_ratio. Prints one
 line and writes JSON (``out=``, by default evaluation.json in the run directory). Needs no Lightning. The run's
 own data file is read from the absolute path its data.json records, and refused in one line if it changed since
-(``allow_changed=true`` scores it anyway).
+(``allow_changed=true`` scores it anyway). ``correct=true`` scores the samples resampled by the discriminator's
+correction (gan1d.correction) and keeps the uncorrected scores beside them, with the correction's acceptance rate
+and wall time.
 """
 
 import json
@@ -26,26 +28,37 @@ from gan1d.sample import SampleError, checkpoint_path, parse_args, sample
 from gan1d.targets import Target
 
 USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALUE ...] [n=20000] [seed=0] "
-         "[out=FILE.json] [config_dir=DIR] [allow_changed=false]")
-DEFAULTS = {"ckpt": None, "n": 20_000, "seed": 0, "out": None, "config_dir": None, "allow_changed": False}
+         "[out=FILE.json] [config_dir=DIR] [allow_changed=false] [correct=false]")
+DEFAULTS = {"ckpt": None, "n": 20_000, "seed": 0, "out": None, "config_dir": None, "allow_changed": False,
+            "correct": False}
 
 
 def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 20_000, seed: int = 0,
-             config_dir: str | os.PathLike | None = None, allow_changed: bool = False) -> dict:
+             config_dir: str | os.PathLike | None = None, allow_changed: bool = False, correct: bool = False) -> dict:
     """Scores of ``n`` samples (noise seed ``seed``) from the generator in ``ckpt`` against ``target``: a list of
     overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on. The run's own
     data file is refused if it changed since training (its sha256 or split differs from the run's data.json), as
-    its held-out part may then hold training values, unless ``allow_changed``."""
+    its held-out part may then hold training values, unless ``allow_changed``. ``correct``: the scores are the
+    corrected samples'; ``uncorrected`` and ``correction`` (acceptance, fit_s, sample_s) are beside them."""
     path = checkpoint_path(ckpt)
     scored = build_target(trained_target(path)) if target is None else composed_target(target, config_dir)
     if not allow_changed:
         check_unchanged(scored, run_dir_of(path))
-    x = sample(path, n, seed)
+    scores = scores_of(sample(path, n, seed), scored)
+    if correct:
+        from gan1d.correction import corrected_sample  # which reads the run's target through this module
+
+        x, record = corrected_sample(path, n, seed)
+        scores = {**scores_of(x, scored), "uncorrected": scores, "correction": record}
+    against = {"scored_against": scored.scored_against} if hasattr(scored, "scored_against") else {}
+    return {"ckpt": str(path), "target": repr(scored), **against, "n": n, "seed": seed, **scores}
+
+
+def scores_of(x, scored: Target) -> dict:
     scores = Evaluator(scored)(x)
     if getattr(scored, "reference_part", None) == "validation":  # as the run reports it: the test part apart
         scores["test"] = Evaluator(scored, "test")(x)
-    against = {"scored_against": scored.scored_against} if hasattr(scored, "scored_against") else {}
-    return {"ckpt": str(path), "target": repr(scored), **against, "n": n, "seed": seed, **scores}
+    return scores
 
 
 def run_dir_of(ckpt: str | os.PathLike) -> Path:
@@ -148,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         if out.suffix != ".json":
             raise SampleError(f"out={out}: the file name must end in .json")
         result = evaluate(args["ckpt"], overrides or None, args["n"], args["seed"], args["config_dir"],
-                          args["allow_changed"])
+                          args["allow_changed"], args["correct"])
         try:
             write_json(out, result)
         except OSError as err:
@@ -166,7 +179,12 @@ def summary(result: dict) -> str:
     ks = f"KS {result['ks']:.4f}" + (f" (floor {result['ks_floor']:.4f})" if floors else "")
     dcr = f", dcr_ratio {result['dcr_ratio']:.3f}" if "dcr_ratio" in result else ""
     against = f"{result['scored_against']} of " if "scored_against" in result else ""
-    return f"{w1}, {ks}{dcr}: {result['n']} samples against {against}{result['target']}"
+    line = f"{w1}, {ks}{dcr}: {result['n']} samples against {against}{result['target']}"
+    if "correction" not in result:
+        return line
+    before, record = result["uncorrected"], result["correction"]
+    return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; "
+            f"{record['acceptance']:.1%} of draws accepted, fitted in {record['fit_s']:.1f} s")
 
 
 if __name__ == "__main__":

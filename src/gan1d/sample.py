@@ -2,7 +2,9 @@
 
 PATH is a checkpoint file or a run directory (then its ``checkpoints/last.ckpt``). FILE ends in .npy or .csv.
 Needs nothing but the checkpoint: the generator is rebuilt from the plain config stored in it, without Lightning
-or Hydra, and the file is loaded with ``weights_only=True`` so that it cannot run code.
+or Hydra, and the file is loaded with ``weights_only=True`` so that it cannot run code. ``correct=true`` resamples
+the generator's draws toward the target by a classifier fitted after training (gan1d.correction); that reads the
+run dir's saved config for the target, and keeps the fitted classifier there.
 """
 
 import os
@@ -18,8 +20,9 @@ from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
-USAGE = "usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] (ckpt_path= works as ckpt=)"
-DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0}
+USAGE = ("usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] [correct=false] (ckpt_path= "
+         "works as ckpt=)")
+DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0, "correct": False}
 MOST = 10**8  # samples in one file: 400 MB as .npy
 # What each argument of gan1d.sample and gan1d.evaluate may be (OmegaConf reads ckpt=5 as a number, seed=true as a
 # boolean); the file name's ending is checked by the command that writes it.
@@ -30,6 +33,7 @@ ARGUMENTS = {
     "seed": SEED,
     "config_dir": (is_text, "the path of a folder of your own presets"),
     "allow_changed": BOOLEAN,
+    "correct": BOOLEAN,
 }
 
 
@@ -59,7 +63,12 @@ def load_generator(path: str | os.PathLike) -> Generator:
     return generator.eval()
 
 
-def sample(ckpt: str | os.PathLike, n: int, seed: int = 0) -> np.ndarray:
+def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False) -> np.ndarray:
+    """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction."""
+    if correct:
+        from gan1d.correction import corrected_sample  # which reads the run's target through this module
+
+        return corrected_sample(ckpt, n, seed)[0]
     generator = load_generator(ckpt)
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
 
@@ -112,11 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         output_path(args["out"])  # a wrong file name is reported before any work is done
-        out = save(sample(args["ckpt"], args["n"], args["seed"]), args["out"])
-    except SampleError as err:
+        out = save(sample(args["ckpt"], args["n"], args["seed"], args["correct"]), args["out"])
+    except ConfigError as err:  # a SampleError, raised here or in gan1d.correction (which imports gan1d.sample anew)
         print(f"gan1d.sample: {err}", file=sys.stderr)
         sys.exit(2)
-    print(f"wrote {args['n']} samples to {out}")
+    print(f"wrote {args['n']} {'corrected ' if args['correct'] else ''}samples to {out}")
 
 
 if __name__ == "__main__":

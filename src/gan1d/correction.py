@@ -1,0 +1,175 @@
+"""The discriminator's correction: resample a trained generator's draws toward the target.
+
+A classifier that tells the target's samples (label 1) from the generator's (label 0) is, at its optimum,
+D* = p / (p + q), so its odds D / (1 - D) are p / q: how much more often the target has a value than the generator
+makes it. Keeping each generated draw with probability min(1, (p/q) / M) (discriminator rejection sampling, Azadi
+et al. 2019) thins what the generator over-makes, the bridges between modes, and so fills in what it under-makes,
+a light mode. M, the bound, is the odds' 99.9th percentile over the generator's draws: the 0.1% of draws above it
+are kept as if at M, so a rare spike of the odds cannot make the acceptance rate vanish.
+
+The training run's D is not that classifier: it chased a moving generator and was regularised to keep the game
+stable. The correction fits a fresh one after training, on the generator's final draws against the target's
+(for data: the training part only), with random Fourier features in front, so that it can resolve modes far
+narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
+fitted once per checkpoint and kept in the run dir as ``correction.pt``.
+
+``python -m gan1d.sample ckpt=RUN correct=true`` and ``python -m gan1d.evaluate ckpt=RUN correct=true`` use it.
+"""
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan1d.build import build_target
+from gan1d.evaluate import check_unchanged, run_dir_of, trained_target
+from gan1d.files import atomic_path
+from gan1d.networks import Generator
+from gan1d.sample import SampleError, checkpoint_path, load_generator
+from gan1d.targets import Target
+
+FILE = "correction.pt"
+CHUNK = 2**16  # generated draws per round of rejection
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How the classifier is fitted; each knob's default is the one the benchmarks measured."""
+
+    samples: int = 100_000  # draws from each side
+    steps: int = 2000  # Adam steps on minibatches of both sides
+    batch: int = 1024  # draws per side per step
+    lr: float = 3e-3  # Adam's rate, falling linearly to 0
+    features: int = 64  # random Fourier features
+    bandwidth: float = 16.0  # sd of their frequencies, per standardised unit: resolves widths down to ~1/bandwidth
+    hidden: int = 64  # width of the MLP's two hidden layers
+    bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
+    seed: int = 0
+
+
+class OddsNet(nn.Module):
+    """log(p/q) of a value in the target's units: the value standardised by the target's location and scale, its
+    random Fourier features cos(w z + b) beside it, then a two-layer MLP."""
+
+    def __init__(self, features: int, bandwidth: float, hidden: int, seed: int):
+        super().__init__()
+        rng = torch.Generator().manual_seed(seed)
+        self.register_buffer("frequencies", torch.randn(features, generator=rng) * bandwidth)
+        self.register_buffer("phases", torch.rand(features, generator=rng) * 2 * math.pi)
+        self.register_buffer("loc", torch.tensor(0.0))
+        self.register_buffer("scale", torch.tensor(1.0))
+        self.net = nn.Sequential(nn.Linear(features + 1, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = ((x - self.loc) / self.scale).unsqueeze(1)
+        return self.net(torch.cat([z, torch.cos(z * self.frequencies + self.phases)], 1)).squeeze(1)
+
+
+class Correction:
+    """A fitted OddsNet and its bound: ``sample(generator, n, rng)`` draws n corrected samples; ``record`` says what
+    the fit and the last sampling cost and accepted."""
+
+    def __init__(self, odds: OddsNet, log_bound: float, record: dict):
+        self.odds, self.log_bound, self.record = odds.eval(), log_bound, record
+
+    @torch.no_grad()
+    def acceptance(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.odds(x) - self.log_bound).exp().clamp(max=1)
+
+    @torch.no_grad()
+    def sample(self, generator: Generator, n: int, rng: torch.Generator) -> torch.Tensor:
+        kept, drawn, have = [], 0, 0
+        while have < n:
+            x = generator.sample(CHUNK, rng)
+            x = x[torch.rand(len(x), generator=rng) < self.acceptance(x)]
+            kept.append(x)
+            drawn, have = drawn + CHUNK, have + len(x)
+        self.record["acceptance"] = have / drawn
+        return torch.cat(kept)[:n]
+
+
+def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
+    """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws."""
+    start = time.perf_counter()
+    rng = torch.Generator().manual_seed(how.seed)
+    torch.manual_seed(how.seed)  # the MLP's initial weights
+    real = target.sample(how.samples, rng).float()
+    fake = generator.sample(how.samples, rng)
+    odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
+    odds.loc.fill_(real.mean())
+    odds.scale.fill_(real.std())
+    optimizer = torch.optim.Adam(odds.parameters(), lr=how.lr)
+    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / how.steps)
+    labels = torch.cat([torch.ones(how.batch), torch.zeros(how.batch)])
+    for _ in range(how.steps):
+        pick = torch.randint(how.samples, (2, how.batch), generator=rng)
+        logits = odds(torch.cat([real[pick[0]], fake[pick[1]]]))
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        decay.step()
+    with torch.no_grad():
+        log_bound = float(odds(generator.sample(how.samples, rng)).quantile(how.bound_quantile))
+    record = {"fit_s": time.perf_counter() - start, "log_bound": log_bound, "fit": asdict(how)}
+    return Correction(odds, log_bound, record)
+
+
+def checkpoint_digest(ckpt: Path) -> str:
+    return hashlib.sha256(ckpt.read_bytes()).hexdigest()
+
+
+def save(correction: Correction, path: Path, ckpt: Path) -> None:
+    """Kept with the digest of the checkpoint it was fitted for: a resumed run's new checkpoint is fitted anew."""
+    state = {"state_dict": correction.odds.state_dict(), "log_bound": correction.log_bound,
+             "record": correction.record, "checkpoint_sha256": checkpoint_digest(ckpt)}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load(path: Path, ckpt: Path) -> Correction | None:
+    """The correction saved at ``path`` for this checkpoint, or None if there is none or it was for another."""
+    if not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["checkpoint_sha256"] != checkpoint_digest(ckpt):
+        return None
+    how = Fit(**state["record"]["fit"])
+    odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
+    odds.load_state_dict(state["state_dict"])
+    return Correction(odds, state["log_bound"], state["record"])
+
+
+def corrected_sample(ckpt: str | os.PathLike, n: int, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """``n`` corrected samples from the run's checkpoint (noise seed ``seed``) and what the correction cost and
+    accepted. The correction is read from the run dir's correction.pt when it was fitted for this checkpoint, else
+    fitted now on the target the run trained on (for data: its training part) and saved there."""
+    path = checkpoint_path(ckpt)
+    generator, run_dir = load_generator(path), run_dir_of(path)
+    correction = load(run_dir / FILE, path)
+    fitted = correction is None
+    if fitted:
+        correction = fit(generator, trained_on(path))
+        save(correction, run_dir / FILE, path)
+    start = time.perf_counter()
+    x = correction.sample(generator, n, torch.Generator().manual_seed(seed))
+    return x.numpy(), {**correction.record, "fitted_now": fitted, "sample_s": time.perf_counter() - start}
+
+
+def trained_on(ckpt: Path) -> Target:
+    """The target the run trained on, refused in one line where the run does not say or its data file changed."""
+    run_dir = run_dir_of(ckpt)
+    if not (run_dir / ".hydra" / "config.yaml").is_file():
+        raise SampleError(f"correct=true: {run_dir} has no .hydra/config.yaml to say what the run trained on, so "
+                          "there is nothing to fit the correction to (correct=false samples the generator as it is)")
+    target = build_target(trained_target(ckpt))
+    check_unchanged(target, run_dir)
+    return target

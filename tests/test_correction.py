@@ -1,0 +1,101 @@
+"""The discriminator's correction (gan1d.correction): a classifier's odds after training, and the samples it keeps."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from helpers import run_cli
+
+from gan1d import correction
+from gan1d.correction import FILE, Fit
+from gan1d.metrics import Evaluator, mode_masses
+from gan1d.targets import Gaussian, Mixture
+from gan1d.train import train
+
+
+class Drawn:
+    """A stand-in generator: ``sample(n, rng)`` draws from a fixed target."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def sample(self, n, rng):
+        return self.target.sample(n, rng).float()
+
+
+def test_the_odds_are_the_density_ratio_and_the_kept_samples_the_target():
+    target, made = Gaussian(0, 1), Gaussian(0, 1.5)
+    fitted = correction.fit(Drawn(made), target)
+    x = torch.linspace(-2, 2, 41)
+    true = target.pdf(x).log() - made.pdf(x).log()
+    assert (fitted.odds(x) - true).abs().max() < 0.15
+    rng = torch.Generator().manual_seed(1)
+    raw, kept = made.sample(20_000, rng), fitted.sample(Drawn(made), 20_000, rng)
+    score = Evaluator(target)
+    assert score(raw)["ks"] > 0.08 and score(kept)["ks"] < 0.015
+    assert 0.5 < fitted.record["acceptance"] < 0.8  # p/q peaks at 1.5 in the middle: about 1/1.5 kept
+
+
+def test_the_fourier_features_resolve_modes_narrow_against_the_range():
+    """Three modes 0.15 wide, 0.8 apart, and a fourth 18 away: the generator's light and heavy neighbours swapped.
+    The corrected samples give each mode its weight; without the Fourier features (every frequency 0) the
+    classifier on the raw value cannot tell the neighbours apart."""
+    means, stds = (-10, -9.2, -8.4, 10), (0.15,) * 4
+    target, made = (Mixture(w, means, stds) for w in ((0.3, 0.1, 0.3, 0.3), (0.1, 0.3, 0.3, 0.3)))
+    modes = [m.numpy() for m in target.modes()]
+
+    def ratios(**how):
+        kept = correction.fit(Drawn(made), target, Fit(**how)).sample(Drawn(made), 20_000,
+                                                                       torch.Generator().manual_seed(1))
+        return mode_masses(kept.numpy(), *modes)
+
+    assert ratios() == pytest.approx([1, 1, 1, 1], abs=0.06)
+    assert max(ratios(bandwidth=0.0)) > 1.3
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from hydra import compose, initialize_config_module
+
+    run_dir = tmp_path_factory.mktemp("correction") / "run"
+    with initialize_config_module("gan1d.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["target=bimodal", "steps=100", "log_every=50", "eval_every=50",
+                                          "figure_every=50", "logger=none", f"run_dir={run_dir}"])
+    assert train(cfg)["status"] == "ok"
+    return run_dir
+
+
+def test_evaluate_reports_both_scores_and_the_fit_is_kept_for_its_checkpoint(run, tmp_path):
+    from gan1d.evaluate import evaluate
+    from gan1d.sample import sample
+
+    first = evaluate(run, n=5000, correct=True)
+    assert first["correction"]["fitted_now"] and (run / FILE).is_file()
+    assert first["uncorrected"]["w1_over_std"] == evaluate(run, n=5000)["w1_over_std"]
+    assert first["ks"] < first["uncorrected"]["ks"] and 0 < first["correction"]["acceptance"] < 1
+    again = evaluate(run, n=5000, correct=True)
+    assert not again["correction"]["fitted_now"] and again["ks"] == first["ks"]
+    assert np.array_equal(sample(run, 100, seed=3, correct=True), sample(run, 100, seed=3, correct=True))
+    # Another checkpoint (a run trained on) is fitted anew.
+    other = shutil.copytree(run, tmp_path / "other")
+    ckpt = other / "checkpoints" / "last.ckpt"
+    ckpt.write_bytes(ckpt.read_bytes() + b"\0")
+    assert evaluate(other, n=5000, correct=True)["correction"]["fitted_now"]
+
+
+def test_the_cli_samples_corrected_and_refuses_bad_input_in_one_line(run, tmp_path):
+    proc = run_cli("gan1d.sample", f"ckpt={run}", "correct=true", "n=300", f"out={tmp_path / 's.npy'}", cwd=tmp_path)
+    assert proc.returncode == 0 and "wrote 300 corrected samples" in proc.stdout, proc.stderr[-2000:]
+    assert np.load(tmp_path / "s.npy").shape == (300,)
+    proc = run_cli("gan1d.evaluate", f"ckpt={run}", "correct=maybe", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == ("gan1d.evaluate: correct='maybe' is not allowed: it must "
+                                                            "be true or false")
+    bare = tmp_path / "bare"  # a run dir with its checkpoint and nothing saying what it trained on
+    (bare / "checkpoints").mkdir(parents=True)
+    (bare / "checkpoints" / "last.ckpt").write_bytes((run / "checkpoints" / "last.ckpt").read_bytes())
+    proc = run_cli("gan1d.sample", f"ckpt={bare}", "correct=true", f"out={tmp_path / 't.npy'}", cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"gan1d.sample: correct=true: {bare} has no .hydra/config.yaml")
+    assert sorted(p.name for p in bare.rglob("*")) == ["checkpoints", "last.ckpt"]
+    assert not (tmp_path / "t.npy").exists()
