@@ -10,7 +10,9 @@ W1/sd <= 0.05, KS <= 0.04 and every mode at least 0.8x its weight of mass; comb 
 "least mode ratio" (mixtures): the smallest mass any mode got over its weight, over all seeds (0 = a missed mode);
 the per-mode table gives every mode's. Writes NAME.json, NAME.md, NAME_overlays.png (each preset's median run on
 the first target) and, for several targets, NAME_targets.png (the first preset's median and worst run on each
-target) to --out; NAME is --name (quality).
+target) to --out; NAME is --name (quality). With --correct, each run is also scored on 20,000 samples resampled by
+the discriminator's correction (gan1d.correction): the table then has each preset twice, corrected and not, and
+says what the correction's fit cost against its run's training time. With --reuse a grid resumes where it stopped.
 """
 
 import argparse
@@ -126,12 +128,23 @@ def run_one(job: dict) -> dict:
     samples = sample(job["run_dir"], N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
     np.save(Path(job["run_dir"]) / "samples.npy", samples)
     target = instantiate(cfg.target)
-    scores = Evaluator(target)(samples)
-    modes = {"mode_ratios": mode_masses(samples, *(m.numpy() for m in target.modes())).tolist()} \
-        if hasattr(target, "modes") else {}
-    return {**{k: job[k] for k in ("preset", "target", "seed", "run_dir")}, "steps": record["steps"],
-            "wall_s": round(wall, 2), "steps_per_s": record["steps_per_s"],
-            **{k: scores[k] for k in KEPT if k in scores}, **modes}
+
+    def scored(x: np.ndarray) -> dict:
+        scores = Evaluator(target)(x)
+        modes = {"mode_ratios": mode_masses(x, *(m.numpy() for m in target.modes())).tolist()} \
+            if hasattr(target, "modes") else {}
+        return {**{k: scores[k] for k in KEPT if k in scores}, **modes}
+
+    row = {**{k: job[k] for k in ("preset", "target", "seed", "run_dir")}, "steps": record["steps"],
+           "wall_s": round(wall, 2), "steps_per_s": record["steps_per_s"], **scored(samples)}
+    if not job["correct"]:
+        return row
+    from gan1d.correction import corrected_sample
+
+    fixed, correction = corrected_sample(job["run_dir"], N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
+    correction["fit_share"] = correction["fit_s"] / record["wall_s"]  # of the run's own training time
+    return {**row, "preset": f"{job['preset']}, corrected", **scored(fixed), "correction": correction,
+            "uncorrected": scored(samples)}
 
 
 def passes(row: dict) -> bool:
@@ -214,6 +227,21 @@ def overlay_figure(rows: list[dict], path: Path, by: str = "preset", ncols: int 
     overlays(panels, ncols=ncols or len(panels)).savefig(path)
 
 
+def uncorrected(rows: list[dict]) -> list[dict]:
+    """The corrected runs' rows as they were before the correction."""
+    return [{**r, **r["uncorrected"], "preset": r["preset"].replace(", corrected", "")} for r in rows
+            if "uncorrected" in r]
+
+
+def correction_line(rows: list[dict]) -> str:
+    fits = [r["correction"] for r in rows if "correction" in r]
+    if not fits:
+        return ""
+    return (f"\n\nThe correction: fitted in {min(f['fit_s'] for f in fits):.1f}-{max(f['fit_s'] for f in fits):.1f} s, "
+            f"at most {max(f['fit_share'] for f in fits):.0%} of its run's training time; "
+            f"{min(f['acceptance'] for f in fits):.1%}-{max(f['acceptance'] for f in fits):.1%} of draws accepted")
+
+
 def target_named(name: str) -> "Target":
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
@@ -226,7 +254,7 @@ def run_jobs(args: argparse.Namespace) -> list[dict]:
     """Every (preset, target, seed) of the parsed arguments, ``args.jobs`` at a time, each in a fresh process."""
     extra = [f"steps={args.steps}"] if args.steps else []
     jobs = [{"preset": p, "target": t, "seed": s, "overrides": [*TARGETS[t][0], *PRESETS[p], *extra],
-             "reuse": args.reuse,
+             "reuse": args.reuse, "correct": args.correct,
              "run_dir": str((args.runs / p / re.sub(r"[^\w.-]+", "_", t).strip("_") / f"seed{s}").resolve())}
             for p in args.presets for t in args.targets or PRESET_TARGETS.get(p, ["N(4, 1.25)"])
             for s in range(args.seeds)]
@@ -246,13 +274,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--name", default="quality", help="file names in --out: NAME.json, NAME.md, NAME_overlays.png")
     ap.add_argument("--runs", type=Path, default=Path("outputs/benchmarks/quality"), help="where the runs go")
     ap.add_argument("--reuse", action="store_true", help="score runs already finished in --runs instead of retraining")
+    ap.add_argument("--correct", action="store_true", help="score the corrected samples too (gan1d.correction)")
     args = ap.parse_args(argv)
     start = time.perf_counter()
     rows = run_jobs(args)
-    table = summarise(rows)
+    table = summarise(rows + uncorrected(rows))
     md = markdown(table)
     modes = mode_markdown(rows)
     md += "\n\nEvery mode's mass over its weight:\n\n" + modes if modes.count("\n") > 1 else ""
+    md += correction_line(rows)
     print(md)
     print(f"\n{len(rows)} runs in {time.perf_counter() - start:.0f} s; each target's bar is in BARS, scored on "
           f"{N_SAMPLES} samples from gan1d.sample")
