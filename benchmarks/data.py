@@ -166,7 +166,7 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
     for name, path in files.items():
         quality.TARGETS[name] = (["target=empirical", f"target.path={path}"], "data")
     run_args = argparse.Namespace(presets=["default"], targets=list(files), seeds=args.seeds, jobs=args.jobs,
-                                  steps=args.steps, reuse=args.reuse, runs=args.runs / "gan1d")
+                                  steps=args.steps, reuse=args.reuse, correct=False, runs=args.runs / "gan1d")
     finished = [finished_run(args.runs / "gan1d" / "default" / path.stem / f"seed{s}", name, s)
                 for name, path in files.items() for s in range(args.seeds)] if args.reuse else []
     if not finished or None in finished:
