@@ -46,7 +46,7 @@ BAR = 3  # the CUDA graph row against the CPU row
 
 def compile_instead_of_capture() -> None:
     """Makes gan1d run its static step under torch.compile(mode="reduce-overhead") instead of capturing it."""
-    import gan1d.module
+    import gan1d.cuda_graphs
     from gan1d.cuda_graphs import StaticIteration
 
     class CompiledIteration(StaticIteration):
@@ -54,7 +54,7 @@ def compile_instead_of_capture() -> None:
             super().__init__(torch.compile(step, mode="reduce-overhead"), buffers, optimizers)
             self.capture = False  # call the compiled step every time: Inductor records and replays its graphs
 
-    gan1d.module.StaticIteration = CompiledIteration
+    gan1d.cuda_graphs.StaticIteration = CompiledIteration
 
 
 def run(row: str, steps: int) -> float | str:

@@ -60,8 +60,8 @@ def plain_loop(cfg: DictConfig) -> float:
     # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
     for reals, noises, _ in datamodule.train_dataloader():
         for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True), strict=True):
-            if model.lr_decay_start < 1:  # linear to 0 from lr_decay_start of the way on
-                factor = min(1.0, (1 - t / datamodule.steps) / (1 - model.lr_decay_start))
+            if model.optim.lr_decay_start < 1:  # linear to 0 from lr_decay_start of the way on
+                factor = min(1.0, (1 - t / datamodule.steps) / (1 - model.optim.lr_decay_start))
                 opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"] = model.g_lr * factor, model.d_lr * factor
             for i in range(model.d_steps):
                 z = pre.standardize(real[i]).requires_grad_(model.r1_gamma > 0)

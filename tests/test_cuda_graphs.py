@@ -32,7 +32,7 @@ class Probe(L.Callback):
         self.static = self.leaves = self.latest = None
 
     def on_train_end(self, trainer, pl_module):
-        self.static = pl_module._static
+        self.static = pl_module.graph and pl_module.graph.static
         self.leaves = all(p.is_leaf for p in pl_module.parameters())
         self.latest = dict(pl_module.latest)
 

@@ -33,8 +33,8 @@ class Graphs(L.Callback):
         self.graphed = self.captured = None
 
     def on_train_end(self, trainer, pl_module):
-        self.graphed = pl_module._graphed
-        self.captured = pl_module._static is not None and pl_module._static.captured
+        self.graphed = pl_module.graph is not None
+        self.captured = self.graphed and pl_module.graph.static is not None and pl_module.graph.static.captured
 
 
 class NoSyncIn(L.Callback):

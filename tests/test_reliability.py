@@ -234,6 +234,21 @@ def test_a_finished_run_trains_longer(make_cfg, tmp_path, uninterrupted, recipe)
     assert_same_weights(final_weights(longer), uninterrupted(recipe, *CONSTANT_LR))
 
 
+def test_training_longer_follows_the_longer_runs_rate_schedule(make_cfg, tmp_path):
+    """What docs/usage.md#resume-or-train-longer says: resumed with a larger steps, the rates are the longer run's
+    from the resume point on, so a decayed run's rates jump back up."""
+    from test_train import LearningRatesUsed
+
+    decay = ["optim.lr_decay_start=0.5", "optim.g_lr=1e-3", "+callbacks.lrs._target_=test_train.LearningRatesUsed"]
+    seen = {}
+    for steps, run_dir, resume in ((20, "short", []), (30, "longer", [f"ckpt_path={tmp_path / 'short'}"])):
+        train(make_cfg(*decay, *SHORT, f"steps={steps}", f"run_dir={tmp_path / run_dir}", *resume))
+        seen[steps] = LearningRatesUsed.last.seen[2::3]  # G's rate, each iteration
+    assert seen[20][-1] == pytest.approx(1e-3 * 0.1)  # iteration 20 of 20
+    assert seen[30] == pytest.approx([1e-3 * min(1, (1 - (t - 1) / 30) / 0.5) for t in range(21, 31)])
+    assert seen[30][0] == pytest.approx(1e-3 * 2 / 3)
+
+
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_good_checkpoint(make_cfg, tmp_path):
     with pytest.raises(SystemExit):
         train(make_cfg(*SHORT, "+callbacks.kill._target_=helpers.SignalInIteration", "+callbacks.kill.iteration=13",

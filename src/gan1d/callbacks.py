@@ -10,8 +10,8 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.callbacks import ProgressBar
+from tqdm import tqdm
 
 from gan1d.drawing import Painter
 from gan1d.errors import Diverged
@@ -368,31 +368,33 @@ class GracefulStop(L.Callback):
         self.previous = {}
 
 
-class IterationBar(TQDMProgressBar):
-    """Lightning's bar, counting what matters here: iterations, out of ``steps`` (a batch holds several). One bar,
-    made at the first batch (after the run's start-up lines), named and sized once: none of Lightning's "Training"
-    and "Epoch 0" bars of unknown length before it."""
+class IterationBar(ProgressBar):
+    """gan1d's bar: iterations done out of the run's length (a batch holds several), with the latest W1/sd and KS,
+    redrawn every ``refresh_rate`` iterations (0 hides it). One plain tqdm bar, made at the first batch, after the
+    run's start-up lines."""
 
-    def on_train_start(self, *_):
-        self._train_progress_bar = None
+    def __init__(self, refresh_rate: int = 50):
+        super().__init__()
+        self.refresh_rate, self.enabled = refresh_rate, refresh_rate > 0
+        self.train_progress_bar: tqdm | None = None
 
-    def on_train_epoch_start(self, *_):
-        pass
+    def disable(self) -> None:  # Lightning's call on every process but the first
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.enabled = self.refresh_rate > 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if self._train_progress_bar is None:
-            self.train_progress_bar = Tqdm(desc="iterations", total=trainer.datamodule.steps,
-                                           initial=pl_module.iteration, position=2 * self.process_position,
-                                           disable=self.is_disabled, leave=True, dynamic_ncols=True, file=sys.stdout,
-                                           smoothing=0, bar_format=self.BAR_FORMAT)
+        if self.train_progress_bar is None:
+            self.train_progress_bar = tqdm(desc="iterations", total=trainer.datamodule.steps,
+                                           initial=pl_module.iteration, disable=not self.enabled, leave=True,
+                                           dynamic_ncols=True, file=sys.stdout, smoothing=0)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        # Lightning's bar shows batch_idx + 1; here that is the iteration count, refreshed every refresh_rate of them.
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, pl_module.iteration - 1)
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        if self._train_progress_bar is not None:  # None for a run resumed after its last iteration
-            super().on_train_epoch_end(trainer, pl_module)
+        bar, done = self.train_progress_bar, pl_module.iteration
+        if self.enabled and (done - bar.n >= self.refresh_rate or done == bar.total):
+            bar.n = done
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # and redraws
 
     def on_train_end(self, *_):
         self._close()
@@ -401,11 +403,10 @@ class IterationBar(TQDMProgressBar):
         self._close()  # left open, the bar would be drawn again whenever the process exits
 
     def _close(self):
-        if self._train_progress_bar is not None:
-            self._train_progress_bar.close()
-            self._train_progress_bar = None
+        if self.train_progress_bar is not None:
+            self.train_progress_bar.close()
+            self.train_progress_bar = None
 
     def get_metrics(self, trainer, pl_module):
-        shown = {name.split("/", 1)[1]: f"{pl_module.latest[name]:.4f}" for name in PROGRESS_BAR_METRICS
-                 if name in pl_module.latest}
-        return {**super().get_metrics(trainer, pl_module), **shown}
+        return {name.split("/", 1)[1]: f"{pl_module.latest[name]:.4f}" for name in PROGRESS_BAR_METRICS
+                if name in pl_module.latest}

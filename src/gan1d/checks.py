@@ -7,7 +7,6 @@ or DataError for a data file), and reported there as one line too.
 """
 
 import importlib.util
-import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -18,6 +17,7 @@ from gan1d.errors import ConfigError
 from gan1d.length import AUTO, MODES_STEPS, ONE_MODE_STEPS
 from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
+from gan1d.targets import is_number
 
 OPTIMIZERS = ("adam", "sgd")
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -26,10 +26,6 @@ SEEDS = 2**32 - 1  # Lightning's seed_everything takes seeds in [0, 2**32 - 1]
 CORES = os.cpu_count() or 1
 # What one loader batch, one layer and one evaluation may hold: far beyond any useful run, well below a crash.
 LOADER_BATCH_FLOATS, WIDEST, EVAL_MOST = 2**28, 8192, 10**6
-
-
-def _number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _integer(v: object) -> bool:
@@ -41,7 +37,7 @@ def _positive_int(v: object) -> bool:
 
 
 def _positive(v: object) -> bool:
-    return _number(v) and v > 0
+    return is_number(v) and v > 0
 
 
 def _widths(v: object) -> bool:
@@ -54,7 +50,7 @@ def _activations(v: object) -> bool:
 
 
 def _betas(v: object) -> bool:
-    return isinstance(v, (list, ListConfig)) and len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v)
+    return isinstance(v, (list, ListConfig)) and len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v)
 
 
 def is_text(v: object) -> bool:
@@ -77,14 +73,14 @@ POSITIVE_INT = (_positive_int, "a positive integer")
 LENGTH = (lambda v: v == AUTO or _positive_int(v), f"a positive integer, or {AUTO} (gan1d.length's rule: "
                                                    f"{ONE_MODE_STEPS} for one mode, {MODES_STEPS} for several)")
 POSITIVE = (_positive, "a positive finite number")
-PENALTY = (lambda v: _number(v) and v >= 0, "a finite number >= 0 (0 turns it off)")
+PENALTY = (lambda v: is_number(v) and v >= 0, "a finite number >= 0 (0 turns it off)")
 BOOLEAN = (lambda v: isinstance(v, bool), "true or false")
 SEED = (integer_in(0, SEEDS), f"an integer in [0, {SEEDS}]")
 BETAS = (_betas, "two numbers in [0, 1), e.g. [0.5,0.999]")
 NOISE_KIND = (_name_in(NOISE), f"one of {list(NOISE)}")
 NOISE_DIM = (integer_in(1, 4096), "an integer in [1, 4096]")
 CATEGORIES = (integer_in(0, 4096), "an integer in [0, 4096] (0: no categorical code)")
-DECAY_START = (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1] (1: constant learning rates)")
+DECAY_START = (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1] (1: constant learning rates)")
 WIDTHS = (_widths, f"a list of integers in [1, {WIDEST}], e.g. [64,64] ([] for a linear network)")
 ACTIVATION = (_activations, f"one of {sorted(ACTIVATIONS)}, or a list of them, one per hidden layer")
 PATH = (is_text, "a non-empty path")
@@ -119,17 +115,12 @@ RULES = {
     "model.loss": (_name_in(LOSSES), f"one of {list(LOSSES)}"),
     "model.d_steps": POSITIVE_INT,
     "model.g_steps": G_STEPS,
-    "model.g_lr": POSITIVE,
-    "model.d_lr": POSITIVE,
-    "model.betas": BETAS,
-    "model.lr_decay_start": DECAY_START,
-    "model.optimizer": OPTIMIZER,
     "model.simultaneous": BOOLEAN,
     "model.r1_gamma": PENALTY,
     "model.r2_gamma": PENALTY,
     "model.gp_gamma": PENALTY,
     "model.gp_one_sided": BOOLEAN,
-    "model.ema": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
+    "model.ema": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
     "model.cuda_graph": BOOLEAN,
     "model.preprocessor.pack": POSITIVE_INT,
     "model.generator.noise": NOISE_KIND,
@@ -137,7 +128,7 @@ RULES = {
     "model.generator.categories": CATEGORIES,
     "model.generator.hidden": WIDTHS,
     "model.generator.activations": ACTIVATION,
-    "model.generator.init_offset": (_number, "a finite number (G's initial offset, in standardised units; 0: none)"),
+    "model.generator.init_offset": (is_number, "a finite number (G's initial offset, in standardised units; 0: none)"),
     "model.discriminator.hidden": WIDTHS,
     "model.discriminator.activations": ACTIVATION,
     # After the model's keys, which these follow: an error names the key the user set.

@@ -51,7 +51,7 @@ def theory(module) -> float | None:
     """The spectral radius for a GAN1D module's settings, or None where the linearisation above does not hold (not
     plain gradient steps, a loss without a slope here, a two-sided gradient penalty, which is not 0 at psi = 0)."""
     loss = module.loss_name
-    if module.optimizer != "sgd" or loss not in SLOPE or module.r2_gamma > 0:
+    if module.optim.name != "sgd" or loss not in SLOPE or module.r2_gamma > 0:
         return None
     if module.gp_gamma > 0 and not module.gp_one_sided:
         return None

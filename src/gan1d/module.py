@@ -9,12 +9,13 @@ the same problem whatever the target's location and width.
 import copy
 import logging
 import math
+from dataclasses import dataclass
 from functools import partial
 
 import lightning as L
 import torch
 
-from gan1d.cuda_graphs import WARMUP, StaticIteration
+from gan1d.cuda_graphs import WARMUP, GraphedIterations, graph_blocker
 from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
 from gan1d.losses import D_OUTPUT, LOSSES, frozen, gradient_norm_penalty, gradient_penalty
@@ -23,6 +24,20 @@ from gan1d.optimizer_steps import OptimizerSteps, wrappers_needed
 from gan1d.preprocessors import Preprocessor
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Optim:
+    """How both players step: the config's ``optim`` node."""
+
+    name: str = "adam"  # adam | sgd (plain gradient steps of size lr, as the theory of the game's dynamics has them)
+    g_lr: float = 5e-4
+    d_lr: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay_start: float = 1.0  # from this fraction of the run on, both rates fall linearly to 0; 1: constant
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
 
 
 class GAN1D(L.LightningModule):
@@ -36,18 +51,14 @@ class GAN1D(L.LightningModule):
         loss: str = "non_saturating",
         d_steps: int = 1,
         g_steps: int = 1,
-        g_lr: float = 5e-4,
-        d_lr: float = 5e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
+        optim: Optim | None = None,  # the config's optim node; None: Optim()
         r1_gamma: float = 1.0,
         r2_gamma: float = 0.0,
         gp_gamma: float = 0.0,
         gp_one_sided: bool = True,
         ema: float = 0.999,
         log_every: int = 50,
-        lr_decay_start: float = 1.0,
         cuda_graph: bool = True,
-        optimizer: str = "adam",
         simultaneous: bool = False,
     ):
         super().__init__()
@@ -70,90 +81,31 @@ class GAN1D(L.LightningModule):
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
                        *(f"penalty/{name}" for name in self.penalties), *(("loss/g", "grad_norm/g") if g_steps else ()))
         self.d_steps, self.g_steps = d_steps, g_steps
-        self.g_lr, self.d_lr, self.betas = g_lr, d_lr, tuple(betas)
+        self.optim = optim or Optim()
+        self.g_lr, self.d_lr = self.optim.g_lr, self.optim.d_lr  # a population keeps one per replica here
         self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
-        self.ema, self.log_every, self.lr_decay_start = ema, log_every, lr_decay_start
-        self.cuda_graph = cuda_graph
-        self.optimizer, self.simultaneous = optimizer, simultaneous
+        self.ema, self.log_every = ema, log_every
+        self.cuda_graph, self.simultaneous = cuda_graph, simultaneous
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
         self._steps: OptimizerSteps | None = None  # backward and step (straight to torch where Lightning idles)
-        self._graphed = False  # iterations run as one CUDA graph each (see graph_blocker), by self._static
-        self._static: StaticIteration | None = None  # made at the first batch, whose shapes it takes
+        self.graph: GraphedIterations | None = None  # where iterations run as CUDA graphs (see graph_blocker)
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
         self.latest: dict[str, float] = {}
         self.stop_requested = False  # set by GracefulStop (Ctrl-C, SIGTERM): the batch ends after this iteration
         self.dashboard = Dashboard(None, ".")  # what the logger can show besides scalars: set up with the trainer
 
-    # -- set-up -------------------------------------------------------------------------------------------------
-    def set_location_scale(self, loc: float, scale: float) -> None:
-        for m in (self.generator, self.generator_ema, self.preprocessor):
-            if m is not None:
-                m.loc.fill_(loc)
-                m.scale.fill_(scale)
-
-    def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule
-        self.set_location_scale(datamodule.loc, datamodule.scale)
-        # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
-        # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
-        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0
-        self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
-
-    def on_train_start(self) -> None:
-        self._steps = OptimizerSteps(self, wrappers_needed(self.trainer, self))
-        blocker = graph_blocker(self.trainer, self)
-        self._graphed, self._static = blocker is None, None  # a new fit has new optimizers: a new graph
-        if self._graphed:
-            log.info("each training iteration runs as one CUDA graph, captured after %d eager iterations "
-                     "(cuda_graph=false runs them all eagerly)", WARMUP)
-        else:
-            log.info("training iterations run eagerly, not as CUDA graphs: %s", blocker)
-        self._d_params = list(self.discriminator.parameters())
-        self._g_params = list(self.generator.parameters())
-        if self.generator_ema is not None:
-            self._ema_params = list(self.generator_ema.parameters())
-        self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
-
-    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        # fused: the whole update in one kernel, fewer Python calls on these tiny networks. SGD: plain gradient steps
-        # of size lr, as the theory of the game's dynamics has them (gan1d.dirac).
-        make = (partial(torch.optim.Adam, betas=self.betas, fused=True) if self.optimizer == "adam"
-                else partial(torch.optim.SGD, fused=True))
-        return make(self.generator.parameters(), lr=self.g_lr), make(self.discriminator.parameters(), lr=self.d_lr)
-
-    @property
-    def sampler(self) -> Generator:
-        return self.generator_ema if self.generator_ema is not None else self.generator
-
-    @property
-    def iteration(self) -> int:
-        """Training iterations done. Lightning's global_step counts optimizer steps, d_steps + g_steps of them each."""
-        return self.global_step // (self.d_steps + self.g_steps)
-
-    # -- training -----------------------------------------------------------------------------------------------
+    # -- one iteration: d_steps D updates, then g_steps G updates, then the weight average -------------------------
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         # A batch holds several iterations (see gan1d.data): Lightning's per-batch work is paid once for all.
         opt_g, opt_d = self.optimizers()
-        first, n = self.iteration + 1, len(batch[0])
-        if self._graphed and self._static is None:
-            self._static = self._static_iteration(opt_g, opt_d, batch)
-        schedule = self._schedule(first, n) if self._graphed else []
-        for i, done in enumerate(range(first, first + n)):
-            real, noise, alpha = (part[i] for part in batch)
-            if self._graphed:
-                self._static([real, noise, alpha, *(values[i] for values in schedule)])
-            else:
-                self._eager_iteration(opt_g, opt_d, real, noise, alpha, done)
+        first = self.iteration + 1
+        run = self.graph.for_batch(opt_g, opt_d, batch, first) if self.graph else partial(self._eager, opt_g, opt_d)
+        for i, done in enumerate(range(first, first + len(batch[0]))):
+            run(i, done, *(part[i] for part in batch))
             self._end_iteration(opt_g, opt_d, done)
             if self.stop_requested:  # the rest of the batch is left to the resumed run
                 break
-
-    def _eager_iteration(self, opt_g, opt_d, real, noise, alpha, done: int):
-        if self.lr_decay_start < 1:
-            for opt, lr in zip((opt_g, opt_d), self.learning_rates(done), strict=True):
-                opt.optimizer.param_groups[0]["lr"] = lr
-        self._iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
 
     def _iteration(self, opt_g, opt_d, real, noise, alpha, ema_weight: float | torch.Tensor):
         """One iteration on its data: d_steps D updates, g_steps G updates at the optimizers' learning rates, the
@@ -174,84 +126,6 @@ class GAN1D(L.LightningModule):
             self._update_ema(ema_weight)
         # The last D and G steps' values, summed on the device and read once per log point: no host sync per iteration.
         self._sums.add_(torch.stack(d_stats + g_stats))
-
-    @torch.no_grad()
-    def _update_ema(self, weight: float | torch.Tensor):
-        # One fused call for all the weights instead of one kernel per tensor (these tensors are tiny); a weight on
-        # the device goes to it once per weight tensor.
-        weights = [weight] * len(self._ema_params) if torch.is_tensor(weight) else weight
-        torch._foreach_lerp_(self._ema_params, self._g_params, weights)
-
-    def learning_rates(self, done: int) -> tuple[float, float]:
-        """G's and D's learning rates for iteration ``done`` while they decay: linear to 0 at the end, from
-        lr_decay_start of the way on (the game settles instead of circling)."""
-        progress = (done - 1) / self.trainer.datamodule.steps
-        factor = min(1.0, (1 - progress) / (1 - self.lr_decay_start))
-        return self.g_lr * factor, self.d_lr * factor
-
-    def ema_weight(self, done: int) -> float:
-        """How far iteration ``done`` moves the weight average toward the generator: 1 - decay, with the decay warmed
-        up as (1+t)/(10+t), so that early on the average follows the generator instead of remembering its init."""
-        return 1 - min(self.ema, (1 + done) / (10 + done))
-
-    def _static_iteration(self, opt_g, opt_d, batch) -> StaticIteration:
-        """The iteration on static buffers shaped as one iteration of ``batch``: its data, then, in the order
-        _schedule gives their values, the learning rates while they decay (in the optimizers' parameter groups, where
-        the optimizers read them) and the weight average's step."""
-        data = [torch.empty_like(part[0]) for part in batch]
-        schedule = []
-        if self.lr_decay_start < 1:
-            # A tensor as the fused kernel reads it: on CUDA a float32 on the device; elsewhere a double, as a
-            # Python number is read.
-            dtype = torch.float32 if self.device.type == "cuda" else torch.float64
-            for opt in (opt_g, opt_d):
-                group = opt.optimizer.param_groups[0]
-                group["lr"] = torch.tensor(group["lr"], dtype=dtype, device=self.device)
-                schedule.append(group["lr"])
-        ema_weight = torch.zeros((), device=self.device) if self.generator_ema is not None else None
-        schedule += [ema_weight] if ema_weight is not None else []
-        step = partial(self._iteration, opt_g, opt_d, *data, ema_weight)
-        return StaticIteration(step, data + schedule, [opt_g.optimizer, opt_d.optimizer])
-
-    def _schedule(self, first: int, n: int) -> list[torch.Tensor]:
-        """The values of the static iteration's schedule buffers for iterations first .. first + n - 1, one tensor
-        per buffer, computed on the host by the eager path's own functions and sent with the batch."""
-        done = range(first, first + n)
-        rows = list(zip(*map(self.learning_rates, done), strict=True)) if self.lr_decay_start < 1 else []
-        if self.generator_ema is not None:
-            rows.append(list(map(self.ema_weight, done)))
-        if not rows:
-            return []
-        values = torch.tensor(rows, dtype=torch.float64).to(self.device, non_blocking=True)
-        return [row.to(buffer.dtype) for row, buffer in zip(values, self._static.buffers[-len(rows):], strict=True)]
-
-    def _end_iteration(self, opt_g, opt_d, done: int):
-        self._steps.count(opt_d, opt_g)
-        self._count += 1
-        if done % self.log_every == 0:
-            means = (self._sums / self._count).tolist()
-            self._sums.zero_()
-            self._count = 0
-            self.log_window(done, means)
-
-    def log_window(self, done: int, means: list[float]) -> None:
-        """Report the means of the logged values over the log_every iterations up to ``done``."""
-        if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
-            raise Diverged(nonfinite(done, self.log_every))
-        self.report(dict(zip(self.logged, means, strict=True)))
-
-    # The three computations an iteration is made of. A population (gan1d.population) runs these same methods on
-    # each replica's weights under torch.func.vmap; everything else in a step works on a batch of replicas as on one
-    # run, reducing over the last dimension (the samples) only.
-    def standardize(self, x: torch.Tensor) -> torch.Tensor:
-        return self.preprocessor.standardize(x)
-
-    def critic(self, z: torch.Tensor) -> torch.Tensor:
-        """D's raw output on standardised samples, one value per pack."""
-        return self.discriminator(self.preprocessor.features(z))
-
-    def fake(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.generator(noise)
 
     def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
@@ -304,6 +178,62 @@ class GAN1D(L.LightningModule):
         """The L2 norm of all of ``params``' gradients together, left on the device: one reduction for them all."""
         return torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in params]))
 
+    @torch.no_grad()
+    def _update_ema(self, weight: float | torch.Tensor):
+        # One fused call for all the weights instead of one kernel per tensor (these tensors are tiny); a weight on
+        # the device goes to it once per weight tensor.
+        weights = [weight] * len(self._ema_params) if torch.is_tensor(weight) else weight
+        torch._foreach_lerp_(self._ema_params, self._g_params, weights)
+
+    # The three computations an iteration is made of. A population (gan1d.population) runs these same methods on
+    # each replica's weights under torch.func.vmap; everything else in a step works on a batch of replicas as on one
+    # run, reducing over the last dimension (the samples) only.
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.preprocessor.standardize(x)
+
+    def critic(self, z: torch.Tensor) -> torch.Tensor:
+        """D's raw output on standardised samples, one value per pack."""
+        return self.discriminator(self.preprocessor.features(z))
+
+    def fake(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.generator(noise)
+
+    # -- the schedule: each iteration's learning rates and weight-average step -------------------------------------
+    def _eager(self, opt_g, opt_d, i: int, done: int, real, noise, alpha):
+        """Iteration ``done`` (the batch's ``i``-th), run as it is written: its rates set, then _iteration."""
+        if self.optim.lr_decay_start < 1:
+            for opt, lr in zip((opt_g, opt_d), self.learning_rates(done), strict=True):
+                opt.optimizer.param_groups[0]["lr"] = lr
+        self._iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
+
+    def learning_rates(self, done: int) -> tuple[float, float]:
+        """G's and D's learning rates for iteration ``done`` while they decay: linear to 0 at the end, from
+        lr_decay_start of the way on (the game settles instead of circling)."""
+        progress = (done - 1) / self.trainer.datamodule.steps
+        factor = min(1.0, (1 - progress) / (1 - self.optim.lr_decay_start))
+        return self.g_lr * factor, self.d_lr * factor
+
+    def ema_weight(self, done: int) -> float:
+        """How far iteration ``done`` moves the weight average toward the generator: 1 - decay, with the decay warmed
+        up as (1+t)/(10+t), so that early on the average follows the generator instead of remembering its init."""
+        return 1 - min(self.ema, (1 + done) / (10 + done))
+
+    # -- logging ---------------------------------------------------------------------------------------------------
+    def _end_iteration(self, opt_g, opt_d, done: int):
+        self._steps.count(opt_d, opt_g)
+        self._count += 1
+        if done % self.log_every == 0:
+            means = (self._sums / self._count).tolist()
+            self._sums.zero_()
+            self._count = 0
+            self.log_window(done, means)
+
+    def log_window(self, done: int, means: list[float]) -> None:
+        """Report the means of the logged values over the log_every iterations up to ``done``."""
+        if not all(map(math.isfinite, means)):  # a NaN anywhere in the window reaches the sums
+            raise Diverged(nonfinite(done, self.log_every))
+        self.report(dict(zip(self.logged, means, strict=True)))
+
     def report(self, metrics: dict[str, float]) -> None:
         """Log scalars against the iteration, straight to the logger. Not through self.log: its x-axis is Lightning's
         global_step (optimizer steps), and it re-sends the last values on every later step. ``latest`` keeps the last
@@ -312,7 +242,53 @@ class GAN1D(L.LightningModule):
         if self.logger is not None:  # None: a moment the target does not have, nothing to plot
             self.logger.log_metrics({k: v for k, v in metrics.items() if v is not None}, step=self.iteration)
 
-    # -- sampling -----------------------------------------------------------------------------------------------
+    # -- set-up ----------------------------------------------------------------------------------------------------
+    def set_location_scale(self, loc: float, scale: float) -> None:
+        for m in (self.generator, self.generator_ema, self.preprocessor):
+            if m is not None:
+                m.loc.fill_(loc)
+                m.scale.fill_(scale)
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        self.set_location_scale(datamodule.loc, datamodule.scale)
+        # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
+        # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
+        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0
+        self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
+
+    def on_train_start(self) -> None:
+        self._steps = OptimizerSteps(self, wrappers_needed(self.trainer, self))
+        blocker = graph_blocker(self.trainer, self)
+        self.graph = GraphedIterations(self) if blocker is None else None  # a new fit has new optimizers: a new graph
+        if self.graph:
+            log.info("each training iteration runs as one CUDA graph, captured after %d eager iterations "
+                     "(cuda_graph=false runs them all eagerly)", WARMUP)
+        else:
+            log.info("training iterations run eagerly, not as CUDA graphs: %s", blocker)
+        self._d_params = list(self.discriminator.parameters())
+        self._g_params = list(self.generator.parameters())
+        if self.generator_ema is not None:
+            self._ema_params = list(self.generator_ema.parameters())
+        self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
+
+    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        # fused: the whole update in one kernel, fewer Python calls on these tiny networks. SGD: plain gradient steps
+        # of size lr, as the theory of the game's dynamics has them (gan1d.dirac).
+        make = (partial(torch.optim.Adam, betas=self.optim.betas, fused=True) if self.optim.name == "adam"
+                else partial(torch.optim.SGD, fused=True))
+        return make(self.generator.parameters(), lr=self.g_lr), make(self.discriminator.parameters(), lr=self.d_lr)
+
+    @property
+    def sampler(self) -> Generator:
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @property
+    def iteration(self) -> int:
+        """Training iterations done. Lightning's global_step counts optimizer steps, d_steps + g_steps of them each."""
+        return self.global_step // (self.d_steps + self.g_steps)
+
+    # -- sampling --------------------------------------------------------------------------------------------------
     def evaluation_samples(self) -> torch.Tensor:
         """The sampler's output on the datamodule's fixed evaluation noise, computed once per iteration however many
         callbacks ask for it (the evaluation and the figure share it)."""
@@ -340,6 +316,7 @@ class GAN1D(L.LightningModule):
             (grad,) = torch.autograd.grad(per_sample, x)
         return -grad.squeeze(1)
 
+    # -- checkpoints -----------------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
@@ -354,23 +331,6 @@ class GAN1D(L.LightningModule):
         # resumed, the epoch would end at once. Where the one epoch ends is the stream's to say (at `steps`, which
         # a resumed run may have raised: "train it longer"), so the resumed loop takes it as mid-epoch.
         checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] = False
-
-
-def graph_blocker(trainer: L.Trainer, module: "GAN1D") -> str | None:
-    """Why the iterations cannot run as CUDA graphs, or None when they can: on one CUDA device, in 32-bit precision,
-    with no hook to call inside an iteration (everything there must be on the device, in the same kernels every
-    time)."""
-    if not module.cuda_graph:
-        return "cuda_graph=false"
-    if module.uncapturable:
-        return module.uncapturable
-    if module.optimizer != "adam":
-        return f"optim.name={module.optimizer} (CUDA graphs are set up for fused Adam)"
-    if module.device.type != "cuda":
-        return f"the device is {module.device.type} (CUDA graphs need a CUDA GPU)"
-    if torch.is_anomaly_enabled():
-        return "autograd's anomaly detection (trainer.detect_anomaly) checks every backward on the host"
-    return wrappers_needed(trainer, module)
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:

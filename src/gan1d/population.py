@@ -17,6 +17,7 @@ as a population. ``hydra/launcher=population`` (hydra_plugins.gan1d_population_l
 """
 
 import contextvars
+import functools
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ import lightning as L
 import torch
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
@@ -233,7 +235,7 @@ class Population(GAN1D):
                          for key, tensor in tensors(getattr(self, name)).items()}
 
     def configure_optimizers(self):
-        adam = partial(StackedAdam, betas=self.betas, active=self.active)
+        adam = partial(StackedAdam, betas=self.optim.betas, active=self.active)
         return adam(self.generator.parameters(), lr=self.g_lr.clone()), \
             adam(self.discriminator.parameters(), lr=self.d_lr.clone())
 
@@ -326,11 +328,11 @@ class Population(GAN1D):
     def on_save_checkpoint(self, checkpoint) -> None:
         """Nothing: a population is saved job by job (job_checkpoint), each by its own module."""
 
-    def job_checkpoint(self, k: int) -> dict:
-        """The checkpoint a solo run of job ``k`` would write now: the population's (its loops' state is the solo
-        run's at this iteration) with the job's weights, optimizer states and callbacks' states in place."""
+    def job_checkpoint(self, k: int, checkpoint: dict) -> dict:
+        """The checkpoint a solo run of job ``k`` would write now: the population's ``checkpoint`` (its loops' state
+        is the solo run's at this iteration) with the job's weights, optimizer states and callbacks' states in
+        place."""
         job = self.jobs[k]
-        checkpoint = self.trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         checkpoint["state_dict"] = job.module.state_dict()
         checkpoint["optimizer_states"] = [solo_state(opt, solo, k) for opt, solo in
                                           zip(self.trainer.optimizers, job.optimizers, strict=True)]
@@ -404,7 +406,19 @@ class JobTrainer:
         return self.population.current_epoch if self.population else 0
 
     def save_checkpoint(self, filepath, weights_only: bool = False) -> None:
-        torch.save(self.population.lightning_module.job_checkpoint(self.job.index), filepath)
+        self.population.strategy.checkpoint_io.job = self.job.index
+        self.population.save_checkpoint(filepath)
+
+
+class JobCheckpointIO(TorchCheckpointIO):
+    """Writes the checkpoint Lightning makes of the population as the one of job ``job`` alone (set before each
+    Trainer.save_checkpoint, by the job's JobTrainer)."""
+
+    job: int | None = None
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        population = self.population.lightning_module
+        super().save_checkpoint(population.job_checkpoint(self.job, checkpoint), path, storage_options)
 
 
 @dataclass
@@ -537,7 +551,9 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     jobs, shared = build_jobs(cfgs)
     population = instantiate(cfgs[0].model, _target_=f"{__name__}.{Population.__name__}")
     population.stack(jobs)
-    trainer = build_trainer(cfgs[0], callbacks=[Replicas(), *shared, *callbacks], logger=False)
+    checkpoints = JobCheckpointIO()
+    trainer = build_trainer(cfgs[0], callbacks=[Replicas(), *shared, *callbacks], logger=False, plugins=[checkpoints])
+    checkpoints.population = trainer
     painter = share_painter(jobs)
     for job in jobs:
         job.trainer.population = trainer
@@ -558,7 +574,10 @@ def built_once(cfg: DictConfig) -> dict:
     """What a population builds from its first job's config for all: the model (of each varied value only whether
     it is on), the trainer and the length."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    model.update({key: model[key] > 0 for key in PER_REPLICA})
+    for key in ("optim.g_lr", "optim.d_lr", "r1_gamma", "ema"):  # PER_REPLICA's, where the model's config has them
+        *path, leaf = key.split(".")
+        node = functools.reduce(dict.get, path, model)
+        node[leaf] = node[leaf] > 0
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer.pop("default_root_dir")
     return {"model": model, "trainer": trainer, "steps": cfg.steps}

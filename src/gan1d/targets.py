@@ -46,13 +46,14 @@ def _is_list(value: object) -> bool:
     return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__iter__")
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A finite int or float, not a bool: what a numeric key may be (gan1d.checks uses it too)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def number(name: str, value: object, positive: bool = False) -> float:
     """``value`` as a float, or BadArgument naming ``name``."""
-    if not _is_number(value) or (positive and value <= 0):
+    if not is_number(value) or (positive and value <= 0):
         raise BadArgument(name, value, "a positive finite number" if positive else "a finite number")
     return float(value)
 
@@ -65,7 +66,7 @@ def integer(name: str, value: object, low: int) -> int:
 
 
 def numbers(name: str, values: object, positive: bool = False) -> list[float]:
-    if not _is_list(values) or len(values) == 0 or not all(_is_number(v) and (v > 0 or not positive) for v in values):
+    if not _is_list(values) or len(values) == 0 or not all(is_number(v) and (v > 0 or not positive) for v in values):
         raise BadArgument(name, values, "a non-empty list of " + ("positive " if positive else "") + "finite numbers")
     return [float(v) for v in values]
 
@@ -416,10 +417,10 @@ class Empirical(Target):
                                             "target.path=data.csv")
         if column is not None and (isinstance(column, bool) or not isinstance(column, (int, str))):
             raise BadArgument("column", column, "a column name or index (null: the file's only column)")
-        if not (_is_number(holdout) and 0 < holdout < 1):
+        if not (is_number(holdout) and 0 < holdout < 1):
             raise BadArgument("holdout", holdout, "a number strictly between 0 and 1, the share of the data held out "
                                                   "for scoring")
-        if not (_is_number(validation) and 0 <= validation < 1 - holdout):
+        if not (is_number(validation) and 0 <= validation < 1 - holdout):
             raise BadArgument("validation", validation, f"a number in [0, {1 - holdout:g}) (below 1 - target.holdout), "
                                                         "the share held apart for tuning; 0: none")
         if nonfinite not in NONFINITE:
