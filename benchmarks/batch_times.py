@@ -21,7 +21,7 @@ import torch
 from throughput import make_cfg  # this folder's throughput.py: the same config, composed the same way
 
 import gan1d.module
-from gan1d.train import train
+from gan1d.run import train
 
 
 def timed_run(overrides: list[str]) -> dict:

@@ -17,10 +17,10 @@ import torch
 from hydra import compose, initialize_config_module
 from matplotlib.figure import Figure
 
-from gan1d.build import build_trainer, checked_target
+from gan1d.build import build_run, build_trainer, checked_target
 from gan1d.dirac import outcome
 from gan1d.losses import LOSSES
-from gan1d.train import build_run, train
+from gan1d.run import train
 
 FAST = ["logger=none", "~callbacks.loss_curves", "~callbacks.checkpoint", "callbacks.progress_bar.refresh_rate=0"]
 DIRAC = {  # preset: what the paper shows it doing (Mescheder et al. 2018, section 2 and figures 1-3)

@@ -3,7 +3,7 @@ against the same recipe on one CPU core of the same machine, in one run.
 
     python benchmarks/gpu.py [--steps 3000] [--repeats 3] [--compile] [--out benchmarks/results]
 
-Every run is ``gan1d.train.train`` as the CLI builds it (default cadences: logging, evaluation, figures,
+Every run is ``gan1d.run.train`` as the CLI builds it (default cadences: logging, evaluation, figures,
 checkpoints); its speed is the run record's ``steps_per_s``, from the first iteration to the last (the capture, at
 the fourth iteration, is inside it; start-up is not). Each run has a fresh process; the CPU reference is pinned to
 one core (``os.sched_setaffinity``) with one torch thread. Rows:
@@ -59,7 +59,7 @@ def compile_instead_of_capture() -> None:
 
 def run(row: str, steps: int) -> float | str:
     """One run's iterations/s, in a fresh process (see main); what went wrong instead, if it failed."""
-    from gan1d.train import train
+    from gan1d.run import train
 
     overrides, one_core = ROWS[row]
     if one_core:

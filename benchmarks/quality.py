@@ -109,8 +109,8 @@ def run_one(job: dict) -> dict:
     from hydra.utils import instantiate
 
     from gan1d.metrics import Evaluator, mode_masses
+    from gan1d.run import train
     from gan1d.sample import sample
-    from gan1d.train import train
 
     overrides = [*job["overrides"], f"seed={job['seed']}", f"run_dir={job['run_dir']}"]
     with initialize_config_module("gan1d.conf", version_base="1.3"):

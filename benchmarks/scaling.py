@@ -2,7 +2,7 @@
 
     python benchmarks/scaling.py [--steps 1000] [--accelerator gpu] [--out benchmarks/results]
 
-Every point is a real run, ``gan1d.train.train`` with the default cadences for ``steps`` iterations; speed is the
+Every point is a real run, ``gan1d.run.train`` with the default cadences for ``steps`` iterations; speed is the
 run record's ``steps_per_s`` (start-up excluded). Batch sizes run at the default width (64); widths (both networks,
 both hidden layers) at the default batch (256). Each point runs in a fresh process. Peak memory: on a GPU,
 ``torch.cuda.max_memory_allocated``; on the CPU, the process's peak resident memory (Linux's VmHWM), which
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from throughput import make_cfg  # this folder's throughput.py: the same config, composed the same way
 
-from gan1d.train import train
+from gan1d.run import train
 
 BATCHES = [64, 128, 256, 512, 1024, 2048, 4096, 8192]
 WIDTHS = [16, 32, 64, 128, 256, 512]

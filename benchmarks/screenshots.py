@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         if logdir is None:
             from throughput import make_cfg  # this folder's throughput.py: the config composed as the CLI does
 
-            from gan1d.train import train
+            from gan1d.run import train
 
             logdir = Path(tmp) / "default"
             train(make_cfg([], str(logdir)))

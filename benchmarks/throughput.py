@@ -3,14 +3,14 @@
     python benchmarks/throughput.py [--repeats 7] [--steps N] [--presets default seed2017] [--accelerator gpu]
                                     [--startup-repeats 3] [--json FILE]
 
-The Lightning side is ``gan1d.train.train(cfg)`` exactly as the CLI builds it, with the default logging, evaluation,
+The Lightning side is ``gan1d.run.train(cfg)`` exactly as the CLI builds it, with the default logging, evaluation,
 figure, checkpoint and progress-bar cadence; its speed is the run record's ``steps_per_s`` (first iteration to the
 end, start-up excluded). The plain side is the loop one would write by hand over the same networks, data stream,
 losses, R1/EMA and optimizers (fused Adam), built from the same config, with no logging, evaluation, figures or
 checkpoints. It calls D once on the real and once on the fake minibatch, backpropagates each loss through both
 networks, averages the weights one tensor at a time and leaves the garbage collector as it is; gan1d's own step
 scores both in one D call where no R1/R2 penalty is on, freezes the discriminator's weights for the generator's
-step, averages them in one fused call, and gan1d.train freezes the framework's objects out of the collector's
+step, averages them in one fused call, and gan1d.run freezes the framework's objects out of the collector's
 scans (gc.freeze).
 
 The two run in pairs, ``repeats`` pairs, each pair back to back (alternately plain first and gan1d first), and the
@@ -35,8 +35,9 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from gan1d.build import build_datamodule, build_model
 from gan1d.losses import gradient_norm_penalty
-from gan1d.train import train
+from gan1d.run import train
 
 PRESETS = {"default": [], "seed2017": ["experiment=seed2017"]}
 
@@ -47,10 +48,10 @@ def make_cfg(overrides: list[str], run_dir: str) -> DictConfig:
 
 
 def plain_loop(cfg: DictConfig) -> float:
-    """Iterations/s of a bare loop over the same parts that gan1d.train builds from ``cfg``."""
+    """Iterations/s of a bare loop over the same parts that gan1d.run builds from ``cfg``."""
     torch.manual_seed(cfg.seed)
-    datamodule = instantiate(cfg.data, target=instantiate(cfg.target))
-    model = instantiate(cfg.model).to(cfg.trainer.accelerator if cfg.trainer.accelerator != "gpu" else "cuda")
+    datamodule = build_datamodule(cfg, instantiate(cfg.target))
+    model = build_model(cfg).to(cfg.trainer.accelerator if cfg.trainer.accelerator != "gpu" else "cuda")
     model.set_location_scale(datamodule.loc, datamodule.scale)
     G, D, pre, ema = model.generator, model.discriminator, model.preprocessor, model.generator_ema
     opt_g, opt_d = model.configure_optimizers()

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import screenshots  # noqa: E402
 
-from gan1d.train import train  # noqa: E402
+from gan1d.run import train  # noqa: E402
 
 
 def require_browser():

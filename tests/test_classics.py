@@ -9,8 +9,8 @@ import torch
 
 from gan1d.dirac import measured_factor, outcome, spectral_radius, update_matrix
 from gan1d.metrics import Evaluator, wasserstein1
+from gan1d.run import train
 from gan1d.targets import PointMass
-from gan1d.train import train
 
 FAST = ["logger=none", "~callbacks.loss_curves", "~callbacks.checkpoint", "callbacks.progress_bar.refresh_rate=0"]
 H, A = 0.5, 0.5  # the presets' step size; f'(0) of the logistic losses
@@ -73,8 +73,7 @@ def test_measured_factor_is_exact_on_a_geometric_spiral_and_averages_an_ellipse(
 def test_simultaneous_steps_take_both_gradients_at_the_same_point(make_cfg):
     """One iteration from (theta, psi) = (1, 1) with h = 0.5: each player moves by its gradient there, D's by
     sigmoid(1) * 1 and G's by sigmoid(-1) * 1; alternating, G's gradient is taken at D's new psi."""
-    from gan1d.build import build_trainer, checked_target
-    from gan1d.train import build_run
+    from gan1d.build import build_run, build_trainer, checked_target
 
     for simultaneous in (True, False):
         cfg = make_cfg("experiment=dirac_simultaneous", *FAST, "steps=1", "model.generator.theta=1",
@@ -121,8 +120,7 @@ def test_minimax_generator_gradient_vanishes_from_a_far_start(make_cfg):
     """Goodfellow et al. 2014, section 3: with the generator started at init_offset, D rejects its samples and
     log(1 - D(G(z))) saturates; over the first 20 iterations G's gradient norm under minimax is more than an order
     of magnitude below non-saturating's (docs/classics.md measures about 1.5 orders)."""
-    from gan1d.build import build_trainer, checked_target
-    from gan1d.train import build_run
+    from gan1d.build import build_run, build_trainer, checked_target
 
     norms = {}
     for loss in ("minimax", "non_saturating"):

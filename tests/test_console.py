@@ -9,7 +9,7 @@ import lightning as L
 import pytest
 
 from gan1d.errors import Diverged
-from gan1d.train import train
+from gan1d.run import train
 
 # Lines of Lightning's and matplotlib's that a gan1d run must not show.
 NOISE = ["Training:", "Epoch 0:", "`Trainer.fit` stopped", "Tip:", "litlogger", "The `srun` command is available",
@@ -52,7 +52,7 @@ def test_a_slurm_job_is_still_seen_as_one(monkeypatch, fake_srun):
     """Quieting the srun hint leaves Lightning's SLURM detection as it is: inside a SLURM job it is used."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    from gan1d.train import quiet_frameworks
+    from gan1d.run import quiet_frameworks
 
     monkeypatch.setenv("PATH", f"{fake_srun}{os.pathsep}{os.environ['PATH']}")
     for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "localhost",

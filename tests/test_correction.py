@@ -10,8 +10,8 @@ from helpers import run_cli
 from gan1d import correction
 from gan1d.correction import FILE, Fit
 from gan1d.metrics import Evaluator, mode_masses
+from gan1d.run import train
 from gan1d.targets import Gaussian, Mixture
-from gan1d.train import train
 
 
 class Drawn:

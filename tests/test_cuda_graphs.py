@@ -7,12 +7,12 @@ import logging
 import lightning as L
 import pytest
 import torch
-from hydra.utils import instantiate
 
 import gan1d.module
+from gan1d.build import build_model
 from gan1d.cuda_graphs import StaticIteration
 from gan1d.errors import Diverged
-from gan1d.train import train
+from gan1d.run import train
 
 # The recipes whose steps differ: each loss and penalty, no weight average, a categorical code with decaying
 # learning rates (tensors in the optimizers on the static path).
@@ -130,7 +130,7 @@ FALLBACKS = {
 @pytest.mark.parametrize("reason", [None, *FALLBACKS])
 def test_what_keeps_a_cuda_run_eager(make_cfg, reason):
     trainer_args, overrides, anomaly = FALLBACKS.get(reason, ({}, [], False))
-    module = instantiate(make_cfg(*overrides).model)
+    module = build_model(make_cfg(*overrides))
     module._device = torch.device("cuda", 0)  # what module.device reads; nothing runs, so no GPU is needed
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, **trainer_args)
     module.trainer = trainer
@@ -144,7 +144,7 @@ def test_a_population_stays_eager_on_a_cuda_device(make_cfg):
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
     blockers = {}
     for target in ("gan1d.module.GAN1D", "gan1d.population.Population"):
-        module = instantiate(make_cfg().model, _target_=target)
+        module = build_model(make_cfg(), _target_=target)
         module._device = torch.device("cuda", 0)  # what graph_blocker reads; nothing here touches a GPU
         module.trainer = trainer
         blockers[target] = gan1d.module.graph_blocker(trainer, module)

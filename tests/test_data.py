@@ -320,12 +320,12 @@ def test_import_gan1d_stays_light():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
 
 
-def test_gan1d_train_is_callable_whichever_way_it_was_imported():
+def test_gan1d_compose_and_train_are_the_library_functions():
     import gan1d
-    import gan1d.train  # the submodule: Python binds gan1d.train to it
+    import gan1d.run
     from gan1d import compose, train
 
-    assert callable(train) and callable(gan1d.train) and compose is gan1d.compose
+    assert (compose, train) == (gan1d.run.compose, gan1d.run.train)
 
 
 def test_compose_gives_fresh_run_dirs_and_leaves_hydra_as_it_was(tmp_path, monkeypatch):
@@ -367,8 +367,8 @@ def test_shipped_data_sets_load_from_any_directory(tmp_path, monkeypatch, preset
 
 def test_a_run_on_data_is_scored_against_its_held_out_part(make_cfg, tmp_path):
     from gan1d.evaluate import evaluate
+    from gan1d.run import train
     from gan1d.sample import sample
-    from gan1d.train import train
 
     path = normal_npy(tmp_path / "x.npy", 2000)
     record = train(make_cfg("target=empirical", f"target.path={path}"))
@@ -412,24 +412,24 @@ def test_with_a_validation_part_the_test_part_is_scored_once_and_apart(make_cfg,
 
 
 def test_a_search_on_data_without_a_validation_part_is_refused(tmp_path, monkeypatch):
-    import gan1d.train as gan1d_train
+    import gan1d.run as gan1d_run
 
     class Searching:  # what HydraConfig.get() holds in an Optuna job
-        mode = gan1d_train.RunMode.MULTIRUN
+        mode = gan1d_run.RunMode.MULTIRUN
         sweeper = OmegaConf.create({"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"})
 
-    monkeypatch.setattr(gan1d_train.HydraConfig, "initialized", staticmethod(lambda: True))
-    monkeypatch.setattr(gan1d_train.HydraConfig, "get", staticmethod(lambda: Searching))
+    monkeypatch.setattr(gan1d_run.HydraConfig, "initialized", staticmethod(lambda: True))
+    monkeypatch.setattr(gan1d_run.HydraConfig, "get", staticmethod(lambda: Searching))
     path = str(normal_npy(tmp_path / "x.npy", 2000))
     with pytest.raises(ConfigError, match="validation=0 with the sweeper OptunaSweeper: a search on data must tune"):
-        gan1d_train.check_search(Empirical(path))
-    gan1d_train.check_search(Empirical(path, validation=0.2))
+        gan1d_run.check_search(Empirical(path))
+    gan1d_run.check_search(Empirical(path, validation=0.2))
     Searching.sweeper = OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"})
-    gan1d_train.check_search(Empirical(path))  # a grid of seeds tunes nothing
+    gan1d_run.check_search(Empirical(path))  # a grid of seeds tunes nothing
 
 
 def test_a_small_sample_trains_on_all_and_says_so(make_cfg, tmp_path):
-    from gan1d.train import train
+    from gan1d.run import train
 
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(4, 1.25, 30))
     record = train(make_cfg("target=empirical", f"target.path={tmp_path / 'x.npy'}"))
@@ -442,7 +442,7 @@ def test_a_small_sample_trains_on_all_and_says_so(make_cfg, tmp_path):
 
 def test_evaluate_refuses_a_data_file_changed_since_training(make_cfg, tmp_path, capsys):
     from gan1d.evaluate import evaluate, main
-    from gan1d.train import train
+    from gan1d.run import train
 
     path = normal_npy(tmp_path / "x.npy", 2000)
     train(make_cfg("target=empirical", f"target.path={path}"))
@@ -464,7 +464,7 @@ def test_evaluate_refuses_a_data_file_changed_since_training(make_cfg, tmp_path,
 def test_a_relative_data_path_is_the_file_training_read_from_python(make_cfg, tmp_path, monkeypatch):
     """Trained from Python in one folder, scored from another that holds a different x.npy: the run's own file."""
     from gan1d.evaluate import evaluate
-    from gan1d.train import train
+    from gan1d.run import train
 
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     normal_npy(tmp_path / "a" / "x.npy", 2000), normal_npy(tmp_path / "b" / "x.npy", 2000, seed=1)
@@ -504,7 +504,7 @@ def test_evaluate_bad_arguments_are_one_line(capsys, args, words):
 
 def test_evaluate_bad_targets_are_one_line(make_cfg, tmp_path, capsys):
     from gan1d.evaluate import main
-    from gan1d.train import train
+    from gan1d.run import train
 
     train(make_cfg("steps=10", "log_every=10", "eval_every=10", "figure_every=10"))
     options = ", ".join(sorted(p.stem for p in (Path(gan1d.conf.__file__).parent / "target").glob("*.yaml")))
@@ -524,8 +524,8 @@ def test_evaluate_bad_targets_are_one_line(make_cfg, tmp_path, capsys):
 
 
 def test_sample_takes_ckpt_path_too(make_cfg, tmp_path):
+    from gan1d.run import train
     from gan1d.sample import main
-    from gan1d.train import train
 
     train(make_cfg("steps=10", "log_every=10", "eval_every=10", "figure_every=10"))
     main([f"ckpt_path={tmp_path}", "n=5", f"out={tmp_path / 's.npy'}"])
@@ -584,8 +584,12 @@ def test_cli_config_dir_preset_then_evaluate(tmp_path):
 
 def test_readme_notebook_example_runs_verbatim(tmp_path, monkeypatch):
     """The README's Python example, extracted from the README itself, so that it cannot drift."""
+    import gan1d
+
     code = re.search(r"<!-- notebook example -->\n```python\n(.*?)```", README.read_text(), re.S).group(1)
     monkeypatch.chdir(tmp_path)
+    # As in a fresh notebook: an earlier test's import of the CLI module (gan1d.train) binds the package's name to it.
+    monkeypatch.delitem(vars(gan1d), "train", raising=False)
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["record"]["status"] == "ok" and namespace["samples"].shape == (10_000,)

@@ -10,7 +10,7 @@ import torch
 from test_cuda_graphs import RECIPES
 
 from gan1d.errors import Diverged
-from gan1d.train import train
+from gan1d.run import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -9,7 +9,7 @@ from helpers import run_cli
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from test_train import read_events
 
-from gan1d.train import train
+from gan1d.run import train
 
 SCALARS = {"loss/d", "loss/g", "d_out/real_prob", "d_out/fake_prob", "grad_norm/d", "grad_norm/g", "penalty/r1",
            "eval/w1_over_std", "eval/ks", "eval/mean_error", "hp/w1_over_std", "hp/ks"}

@@ -18,8 +18,8 @@ from torch import nn
 
 from gan1d.errors import ConfigError, Diverged
 from gan1d.population import OwnLines, StackedAdam, group, population_key, solo_state, stacked_state, train_population
+from gan1d.run import train
 from gan1d.sample import sample
-from gan1d.train import train
 
 # A population whose jobs differ in every key a replica may vary; the last one is poisoned (see Poison).
 JOBS = [["seed=0"],

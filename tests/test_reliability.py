@@ -21,8 +21,8 @@ from gan1d.dashboard import Dashboard, Files
 from gan1d.errors import ConfigError, Diverged
 from gan1d.files import atomic_file, write_json
 from gan1d.report import summarise
+from gan1d.run import train
 from gan1d.sample import save
-from gan1d.train import train
 
 # (override, the key the one-line error must name)
 BAD_INPUTS = [

@@ -18,8 +18,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from gan1d.files import write_json
 from gan1d.report import figure
+from gan1d.run import train
 from gan1d.sample import load_generator
-from gan1d.train import train
 
 
 def read_events(run_dir) -> EventAccumulator:
@@ -32,10 +32,11 @@ def final_scores(cfg, run_dir) -> dict:
     """The scores of the run's saved generator on its fixed evaluation noise, computed here from scratch."""
     from hydra.utils import instantiate
 
+    from gan1d.build import build_datamodule
     from gan1d.metrics import Evaluator
 
     target = instantiate(cfg.target)
-    noise = instantiate(cfg.data, target=target).eval_noise
+    noise = build_datamodule(cfg, target).eval_noise
     with torch.no_grad():
         samples = load_generator(run_dir / "checkpoints" / "last.ckpt")(noise).squeeze(1)
     return saved_scores(Evaluator(target)(samples))

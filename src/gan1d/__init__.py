@@ -11,8 +11,6 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Imported on first use: they bring in torch, Lightning and Hydra, which `import gan1d` must not (the training
     # run's drawing process imports gan1d.figures, with numpy and matplotlib only).
-    if name == "compose":
-        return importlib.import_module("gan1d.train").compose
-    if name == "train":
-        return importlib.import_module("gan1d.train")  # a callable module: gan1d.train(cfg)
+    if name in ("compose", "train"):
+        return getattr(importlib.import_module("gan1d.run"), name)
     raise AttributeError(f"module 'gan1d' has no attribute {name!r}")

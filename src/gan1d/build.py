@@ -1,14 +1,16 @@
-"""Builds a run's parts from its config: the target (checked first, by gan1d.checks) and Lightning's Trainer, each
-refusal one line naming the key."""
+"""Builds a run's parts from its config: the target (checked first, by gan1d.checks), the data, model, callbacks
+and logger (build_run), and Lightning's Trainer, each refusal one line naming the key."""
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from gan1d.checks import check_config
 from gan1d.errors import ConfigError
+from gan1d.files import write_json
 from gan1d.loading import DataError
 from gan1d.targets import BadArgument, Target
 
@@ -54,3 +56,61 @@ def build_trainer(cfg: DictConfig, **parts: object) -> "L.Trainer":
         if isinstance(err.__cause__, (MisconfigurationException, TypeError, ValueError)):
             raise ConfigError(f"trainer: Lightning refused the trainer config: {err.__cause__}") from None
         raise
+
+
+class Run(NamedTuple):
+    datamodule: object
+    model: object
+    callbacks: list
+    logger: object  # False for none
+    ckpt: Path | None  # the checkpoint to resume from
+
+
+def build_run(cfg: DictConfig, target) -> Run:
+    """A run's parts, as ``train`` builds them: the same config gives the same data and initial weights."""
+    import lightning as L
+    import torch
+
+    from gan1d.sample import checkpoint_path
+
+    torch.set_num_threads(cfg.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ckpt = checkpoint_path(cfg.ckpt_path, key="ckpt_path") if cfg.ckpt_path else None
+    save_config(cfg)
+    save_data_record(cfg, target)
+    datamodule = build_datamodule(cfg, target)
+    model = build_model(cfg)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    # logger=none leaves cfg.logger null; Lightning reads logger=None as "its default logger", False as none.
+    logger = instantiate(cfg.logger) if cfg.logger is not None else False
+    return Run(datamodule, model, callbacks, logger, ckpt)
+
+
+def save_config(cfg: DictConfig) -> None:
+    """The composed config in RUN_DIR/.hydra/config.yaml, as Hydra's command line leaves it (gan1d.evaluate reads
+    the trained target there), for runs started from Python."""
+    path = Path(cfg.run_dir) / ".hydra" / "config.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, path)
+
+
+def save_data_record(cfg: DictConfig, target) -> None:
+    """RUN_DIR/data.json for a data target: the file as given and absolute, its sha256, the counts and the split
+    (Empirical.record); gan1d.evaluate reads the file from there and refuses one that has changed since."""
+    if (record := getattr(target, "record", None)) is not None:
+        write_json(Path(cfg.run_dir) / "data.json", record)
+
+
+def build_datamodule(cfg: DictConfig, target: Target):
+    """The data stream of ``cfg.data``, drawing what the model consumes: noise as its generator takes it, and one
+    minibatch for each of an iteration's D and G updates."""
+    g = cfg.model.generator
+    return instantiate(cfg.data, target=target, noise=g.noise, noise_dim=g.noise_dim, categories=g.categories,
+                       d_steps=cfg.model.d_steps, g_steps=cfg.model.g_steps)
+
+
+def build_model(cfg: DictConfig, **kwargs: object):
+    """The module of ``cfg.model``, logging at the run's ``log_every`` and on a GPU capturing its iterations as
+    ``cuda_graph`` says (``kwargs``: more arguments for Hydra's instantiate, e.g. another ``_target_``)."""
+    return instantiate(cfg.model, log_every=cfg.log_every, cuda_graph=cfg.cuda_graph, **kwargs)

@@ -88,8 +88,8 @@ G_STEPS = (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0: D trained alon
 OPTIMIZER = (_name_in(OPTIMIZERS), f"one of {list(OPTIMIZERS)}")
 
 # The cadences: where the run logs, evaluates, draws and saves. The callbacks' keys follow the top-level ones.
-CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every", "model.log_every",
-            "callbacks.evaluation.every", "callbacks.figures.every", "callbacks.checkpoint.every")
+CADENCES = ("log_every", "eval_every", "figure_every", "checkpoint_every", "callbacks.evaluation.every",
+            "callbacks.figures.every", "callbacks.checkpoint.every")
 RULES = {
     "seed": SEED,
     "steps": LENGTH,
@@ -121,7 +121,6 @@ RULES = {
     "model.gp_gamma": PENALTY,
     "model.gp_one_sided": BOOLEAN,
     "model.ema": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
-    "model.cuda_graph": BOOLEAN,
     "model.preprocessor.pack": POSITIVE_INT,
     "model.generator.noise": NOISE_KIND,
     "model.generator.noise_dim": NOISE_DIM,
@@ -132,11 +131,6 @@ RULES = {
     "model.discriminator.hidden": WIDTHS,
     "model.discriminator.activations": ACTIVATION,
     # After the model's keys, which these follow: an error names the key the user set.
-    "data.noise": NOISE_KIND,
-    "data.noise_dim": NOISE_DIM,
-    "data.categories": CATEGORIES,
-    "data.d_steps": POSITIVE_INT,
-    "data.g_steps": G_STEPS,
     "callbacks.figures.background": BOOLEAN,
     "callbacks.progress_bar.refresh_rate": (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0 hides the bar)"),
     # The logger group's keys; each preset has some of them (logger=none: none).
@@ -169,9 +163,6 @@ RULES = {
 # Keys whose node a user may leave out (a callback removed with ~callbacks.NAME, a trainer key not given).
 OPTIONAL = ("callbacks.", "trainer.num_nodes", "trainer.max_steps", "trainer.precision", "trainer.gradient_clip_val",
             "trainer.accumulate_grad_batches", "logger.")
-# The data stream draws what the module consumes: these pairs must agree (the config links them; set the second).
-MIRRORS = {"data.d_steps": "model.d_steps", "data.g_steps": "model.g_steps", "data.noise": "model.generator.noise",
-           "data.noise_dim": "model.generator.noise_dim", "data.categories": "model.generator.categories"}
 MISSING = object()
 
 
@@ -195,10 +186,6 @@ def _check_relations(cfg: DictConfig) -> None:
         if value is not None and value % n:
             raise ConfigError(f"{key}={value} must be a multiple of {per_batch}={n} (a batch of iterations runs "
                               "whole); leave iterations_per_batch out and it fits the cadences")
-    for key, source in MIRRORS.items():
-        if OmegaConf.select(cfg, key) != OmegaConf.select(cfg, source):
-            raise ConfigError(f"{key}={show(OmegaConf.select(cfg, key))} must equal {source}="
-                              f"{show(OmegaConf.select(cfg, source))}: set {source} (the data stream follows it)")
     pack, batch = cfg.model.preprocessor.pack, cfg.data.batch_size
     if batch % pack:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")

@@ -125,7 +125,7 @@ def composed_target(overrides: list[str], config_dir: str | os.PathLike | None =
     """The target ``gan1d.train OVERRIDES`` would train on, its config checked as gan1d.train checks it."""
     from hydra.errors import HydraException
 
-    from gan1d.train import compose
+    from gan1d.run import compose
 
     try:
         cfg = compose(overrides, run_dir=".", config_dir=config_dir)

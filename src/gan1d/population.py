@@ -30,21 +30,21 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from gan1d.build import build_trainer, checked_target
+from gan1d.build import build_model, build_run, build_trainer, checked_target
 from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, RunRecord
 from gan1d.data import StreamDataModule
 from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
 from gan1d.module import GAN1D, nonfinite
+from gan1d.run import failure, frozen_garbage, quiet_frameworks, result_line
 from gan1d.sample import checkpoint_path
-from gan1d.train import build_run, failure, frozen_garbage, quiet_frameworks, result_line
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class StackedAdam(torch.optim.Optimizer):
 # -- the population -----------------------------------------------------------------------------------------------
 class Population(GAN1D):
     """The replicas of one recipe as one LightningModule: GAN1D's training step on stacked networks. Built like
-    the jobs' model (``instantiate(cfg.model, _target_=...)``), then ``stack(jobs)`` puts the jobs' networks in."""
+    the jobs' model (``build_model(cfg, _target_=...)``), then ``stack(jobs)`` puts the jobs' networks in."""
 
     uncapturable = "a population's iterations run eagerly (their capture as a CUDA graph is not built)"
 
@@ -549,7 +549,7 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     quiet_frameworks()
     log.info("%d jobs train as one population: %s", len(cfgs), " ".join(str(cfg.run_dir) for cfg in cfgs))
     jobs, shared = build_jobs(cfgs)
-    population = instantiate(cfgs[0].model, _target_=f"{__name__}.{Population.__name__}")
+    population = build_model(cfgs[0], _target_=f"{__name__}.{Population.__name__}")
     population.stack(jobs)
     checkpoints = JobCheckpointIO()
     trainer = build_trainer(cfgs[0], callbacks=[Replicas(), *shared, *callbacks], logger=False, plugins=[checkpoints])

@@ -96,7 +96,7 @@ class PopulationLauncher(Launcher):
         """The jobs of one population: each job's run dir, .hydra/ files, log file and Hydra callbacks as
         Hydra's run_job makes them, one training for all."""
         from gan1d.population import OwnLines, train_population
-        from gan1d.train import failure, record_failure
+        from gan1d.run import failure, record_failure
 
         original = HydraConfig.instance().cfg
         callbacks = self.hydra_context.callbacks
