@@ -72,6 +72,8 @@ def test_evaluate_reports_both_scores_and_the_fit_is_kept_for_its_checkpoint(run
 
     first = evaluate(run, n=5000, correct=True)
     assert first["correction"]["fitted_now"] and (run / FILE).is_file()
+    figure = run / "correction.png"  # the overlay with the corrected samples, over the learned and measured log p/q
+    assert first["correction"]["figure"] == str(figure) and figure.stat().st_size > 10_000
     assert first["uncorrected"]["w1_over_std"] == evaluate(run, n=5000)["w1_over_std"]
     assert first["ks"] < first["uncorrected"]["ks"] and 0 < first["correction"]["acceptance"] < 1
     again = evaluate(run, n=5000, correct=True)

@@ -173,3 +173,25 @@ def trained_on(ckpt: Path) -> Target:
     target = build_target(trained_target(ckpt))
     check_unchanged(target, run_dir)
     return target
+
+
+def draw(ckpt: str | os.PathLike, raw: np.ndarray, corrected: np.ndarray, draws: int = 1_000_000) -> Path:
+    """RUN/correction.png: the target, the generated and the corrected samples, over the classifier's log p/q
+    against the one measured from ``draws`` generated samples. Returns its path."""
+    from gan1d.figures import correction_figure, overlay_data, to_png
+
+    path = checkpoint_path(ckpt)
+    generator, run_dir = load_generator(path), run_dir_of(path)
+    correction = load(run_dir / FILE, path)
+    data = overlay_data(trained_on(path), raw, "the discriminator's correction")._replace(corrected=corrected)
+    edges = np.linspace(data.x[0], data.x[-1], len(data.x) + 1)
+    q, _ = np.histogram(generator.sample(draws, torch.Generator().manual_seed(1)).numpy(), bins=edges, density=True)
+    with np.errstate(divide="ignore"):
+        log_ratio = np.where(q > 0, np.log(data.pdf) - np.log(q), np.nan)
+    with torch.no_grad():
+        log_odds = correction.odds(torch.from_numpy(data.x).float()).numpy()
+    out = run_dir / "correction.png"
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(to_png(correction_figure(data, log_odds, log_ratio, correction.log_bound)))
+    return out
+

@@ -44,11 +44,13 @@ def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 
     scored = build_target(trained_target(path)) if target is None else composed_target(target, config_dir)
     if not allow_changed:
         check_unchanged(scored, run_dir_of(path))
-    scores = scores_of(sample(path, n, seed), scored)
+    raw = sample(path, n, seed)
+    scores = scores_of(raw, scored)
     if correct:
-        from gan1d.correction import corrected_sample  # which reads the run's target through this module
+        from gan1d.correction import corrected_sample, draw  # which read the run's target through this module
 
         x, record = corrected_sample(path, n, seed)
+        record["figure"] = str(draw(path, raw, x))
         scores = {**scores_of(x, scored), "uncorrected": scores, "correction": record}
     against = {"scored_against": scored.scored_against} if hasattr(scored, "scored_against") else {}
     return {"ckpt": str(path), "target": repr(scored), **against, "n": n, "seed": seed, **scores}

@@ -74,6 +74,7 @@ class OverlayData(NamedTuple):
     push: np.ndarray | None = None  # -d loss_G / dx at x: the push on a generated sample there
     d_star: np.ndarray | None = None  # the optimal discriminator p / (p + q) at x, for the trained generator's q
     d_star_label: str = ""  # how q was had: exact or a KDE
+    corrected: np.ndarray | None = None  # the samples after the discriminator's correction (gan1d.correction)
 
 
 def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
@@ -115,6 +116,24 @@ def overlay_png(data: OverlayData) -> bytes:
     return to_png(pdf_overlay(data))
 
 
+def correction_figure(data: OverlayData, log_odds: np.ndarray, log_ratio: np.ndarray, log_bound: float) -> Figure:
+    """The overlay with the corrected samples beside the generated ones, over the classifier's log p/q against the
+    one measured from the generator's samples (``log_ratio``, NaN where it made none), with the log of the bound M."""
+    fig = Figure(figsize=(7, 5.6), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.95, bottom=0.09, top=0.94, hspace=0.08)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.6]})
+    draw_overlay(top, data)
+    top.set_xlabel("")
+    bottom.plot(data.x, log_ratio, color="tab:blue", lw=1.5, label="log p/q: exact pdf over a histogram of G")
+    bottom.plot(data.x, log_odds, color="black", lw=1, label="log odds of the fitted classifier")
+    bottom.axhline(log_bound, color="tab:red", ls=":", lw=1, label="log M: kept with probability 1 above")
+    bottom.set_ylim(max(np.nanmin(log_ratio[np.isfinite(log_ratio)], initial=-5), -6) - 0.5, log_bound + 3)
+    bottom.set_xlabel("x")
+    bottom.set_ylabel("log p/q")
+    bottom.legend(fontsize=7, loc="lower left")
+    return fig
+
+
 def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
     """Several overlays in one figure, e.g. two recipes side by side."""
     nrows = -(-len(panels) // ncols)
@@ -135,6 +154,9 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
     # One stairs artist instead of ax.hist's one rectangle per bar: one artist to build and draw, not hundreds.
     density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
     ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
+    if data.corrected is not None:
+        kept, _ = np.histogram(data.corrected, bins=edges, density=True)
+        ax.stairs(kept, edges, color="black", lw=1.2, label="corrected (resampled by p/q)")
     ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
     mu, sd = samples.mean(), max(samples.std(), 1e-12)
     fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
