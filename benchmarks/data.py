@@ -13,6 +13,8 @@ gan1d scores a data run. The methods, seeds 0..N-1 each:
 - kde: scipy.stats.gaussian_kde (Scott's bandwidth), resampled;
 - mixture: sklearn's BayesianGaussianMixture, 10 components (a Dirichlet-process prior prunes the unused ones);
 - ctgan: CTGAN 0.12 at its default settings (300 epochs) on the one-column table, as its README shows;
+- isj_kde: KDEpy's FFTKDE with the Improved Sheather-Jones bandwidth (made for multimodal data), resampled;
+- flow: zuko's neural spline flow (``zuko.flows.NSF(features=1)``) by maximum likelihood on the standardised part;
 - floor: the training part itself against the held-out part (what a perfect copy of the training data scores).
 
 Scores: W1/sd (two-sample W1 over the held-out part's sd), KS, the share of samples outside the training part's
@@ -33,7 +35,7 @@ import quality
 
 N_SAMPLES = quality.N_SAMPLES
 MIXTURE_DRAWS, MIXTURE_SEED = 2000, 2026
-PEERS = ("kde", "mixture", "ctgan")
+PEERS = ("kde", "mixture", "ctgan", "isj_kde", "flow")
 METHODS = ("gan1d", *PEERS)
 FLOOR_BAR = 1.2  # the goal: gan1d within 1.2x the floor on every column and seed
 
@@ -157,7 +159,38 @@ def _ctgan(train: np.ndarray, seed: int) -> np.ndarray:
     return model.sample(N_SAMPLES)["x"].to_numpy(dtype=float)
 
 
-PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan}
+def _isj_kde(train: np.ndarray, seed: int) -> np.ndarray:
+    from KDEpy import FFTKDE
+
+    bandwidth = FFTKDE(kernel="gaussian", bw="ISJ").fit(train).bw
+    rng = np.random.default_rng(seed)  # a Gaussian KDE's draw: a training value plus a kernel's noise
+    return rng.choice(train, N_SAMPLES) + bandwidth * rng.standard_normal(N_SAMPLES)
+
+
+FLOW_STEPS, FLOW_LR = 1000, 5e-3  # full-batch Adam steps on the negative log-likelihood, the rate falling to 0
+
+
+def _flow(train: np.ndarray, seed: int) -> np.ndarray:
+    import torch
+    import zuko
+
+    torch.manual_seed(seed)
+    loc, scale = train.mean(), train.std()
+    x = torch.as_tensor((train - loc) / scale, dtype=torch.float32)[:, None]
+    flow = zuko.flows.NSF(features=1)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=FLOW_LR)
+    decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / FLOW_STEPS)
+    for _ in range(FLOW_STEPS):
+        loss = -flow().log_prob(x).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        decay.step()
+    with torch.no_grad():
+        return flow().sample((N_SAMPLES,))[:, 0].double().numpy() * scale + loc
+
+
+PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan, "isj_kde": _isj_kde, "flow": _flow}
 
 
 def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
