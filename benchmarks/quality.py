@@ -139,9 +139,9 @@ def run_one(job: dict) -> dict:
            "wall_s": round(wall, 2), "steps_per_s": record["steps_per_s"], **scored(samples)}
     if not job["correct"]:
         return row
-    from gan1d.correction import corrected_sample
+    from gan1d.correction import corrected
 
-    fixed, correction = corrected_sample(job["run_dir"], N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
+    fixed, correction = corrected(job["run_dir"]).sample(N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
     correction["fit_share"] = correction["fit_s"] / record["wall_s"]  # of the run's own training time
     return {**row, "preset": f"{job['preset']}, corrected", **scored(fixed), "correction": correction,
             "uncorrected": scored(samples)}

@@ -111,6 +111,7 @@ BAD = [
     (["ckpt_path=5"], "ckpt_path=5 "), (["log_every=true"], "log_every=true "),
     (["cuda_graph=maybe"], "cuda_graph='maybe' "),
     (["callbacks.evaluation.every=7"], "callbacks.evaluation.every=7 must be a multiple"),
+    (["callbacks.evaluation.every=0"], "callbacks.evaluation.every=0 "),
     (["callbacks.progress_bar.refresh_rate=-1"], "callbacks.progress_bar.refresh_rate=-1 "),
     (["callbacks.figures.background=maybe"], "callbacks.figures.background='maybe' "),
     (["iterations_per_batch=0"], "iterations_per_batch=0 "), (["optim.betas=[0.5]"], "optim.betas=[0.5] "),
@@ -126,6 +127,7 @@ BAD = [
     (["model.generator.hidden=[0]"], "model.generator.hidden=[0] "),
     (["model.generator.hidden=[100000]"], "model.generator.hidden=[100000] "),
     (["model.generator.activations=[elu,elu,elu]"], "model.generator.activations=['elu', 'elu', 'elu'] must name"),
+    (["model.generator.activations=[bogus]"], "model.generator.activations=['bogus'] "),
     (["model.discriminator.activations=[true]"], "model.discriminator.activations=[True] "),
     (["model.generator.noise_dim=100000"], "model.generator.noise_dim=100000 "),
     (["preprocessor.pack=true"], "preprocessor.pack=true "), (["logger.save_dir=5"], "logger.save_dir=5 "),
@@ -184,9 +186,16 @@ def test_bad_values_are_one_line_naming_the_key(make_cfg, overrides, message):
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 
-def test_every_rule_has_a_bad_case_of_its_own():
-    # With a case of its own, a rule turned off fails the test above instead of passing unnoticed.
-    assert [key for key in RULES if not any(message.startswith(f"{key}=") for _, message in BAD)] == []
+def test_every_rule_has_a_bad_case_of_its_own(make_cfg):
+    """A case the rule itself refuses (not a relation between keys): turned off, the rule fails the test above."""
+    def refused_by_its_rule(key: str, overrides: list[str]) -> bool:
+        with pytest.raises(ConfigError) as error:
+            checked_target(make_cfg(*overrides))
+        return str(error.value).startswith(f"{key}=") and f" is not allowed: it must be {RULES[key][1]}" in str(
+            error.value)
+
+    cases = {key: [o for o, message in BAD if message.startswith(f"{key}=")] for key in RULES}
+    assert [key for key, found in cases.items() if not any(refused_by_its_rule(key, o) for o in found)] == []
 
 
 @pytest.mark.parametrize("overrides", [["data.batch_size=1"], ["data.eval_size=1"], ["model.ema=0.9999999"],

@@ -101,3 +101,19 @@ def test_the_cli_samples_corrected_and_refuses_bad_input_in_one_line(run, tmp_pa
     assert proc.stderr.startswith(f"gan1d.sample: correct=true: {bare} has no .hydra/config.yaml")
     assert sorted(p.name for p in bare.rglob("*")) == ["checkpoints", "last.ckpt"]
     assert not (tmp_path / "t.npy").exists()
+
+
+def test_a_changed_data_file_is_refused_unless_allowed(make_cfg, tmp_path):
+    """The correction fits to the run's training part, which a changed file may no longer hold."""
+    from gan1d.sample import SampleError, sample
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).normal(size=400))
+    train(make_cfg("target=empirical", f"target.path={path}", "steps=20", "log_every=10", "eval_every=10",
+                   "figure_every=10", "logger=none"))
+    np.save(path, np.random.default_rng(1).normal(size=400))
+    with pytest.raises(SampleError, match="its sha256 is .* allow_changed=true scores anyway"):
+        sample(tmp_path, 10, correct=True)
+    assert not (tmp_path / FILE).exists()
+    assert sample(tmp_path, 10, correct=True, allow_changed=True).shape == (10,)
+

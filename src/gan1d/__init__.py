@@ -1,6 +1,8 @@
 """gan1d: learn 1-D distributions with GANs, and see why training works or fails.
 
-From Python: ``cfg = gan1d.compose(["target=empirical", "target.path=x.npy"])``, ``record = gan1d.train(cfg)``.
+From Python: ``from gan1d import compose, train``, then ``cfg = compose(["target=empirical", "target.path=x.npy"])``
+and ``record = train(cfg)`` (gan1d.run's; the module gan1d.train is the command line, and importing it binds the
+package's name ``train`` to it).
 """
 
 import importlib

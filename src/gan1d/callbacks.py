@@ -397,7 +397,7 @@ class IterationBar(ProgressBar):
             bar.set_postfix(self.get_metrics(trainer, pl_module))  # and redraws
 
     def on_train_epoch_end(self, *_):
-        self._close()  # the stream's end: before the run's last evaluation and figures, which the rate leaves out
+        self._close()  # the stream's end: before the run's last figures and record, which the rate leaves out
 
     def on_exception(self, trainer, pl_module, exception):
         self._close()  # left open, the bar would be drawn again whenever the process exits

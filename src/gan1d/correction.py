@@ -100,10 +100,11 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
     """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws."""
     start = time.perf_counter()
     rng = torch.Generator().manual_seed(how.seed)
-    torch.manual_seed(how.seed)  # the MLP's initial weights
     real = target.sample(how.samples, rng).float()
     fake = generator.sample(how.samples, rng)
-    odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
+    with torch.random.fork_rng():  # the MLP's initial weights, seeded without moving the caller's generator
+        torch.manual_seed(how.seed)
+        odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
     odds.loc.fill_(real.mean())
     odds.scale.fill_(real.std())
     optimizer = torch.optim.Adam(odds.parameters(), lr=how.lr)
@@ -127,20 +128,21 @@ def checkpoint_digest(ckpt: Path) -> str:
     return hashlib.sha256(ckpt.read_bytes()).hexdigest()
 
 
-def save(correction: Correction, path: Path, ckpt: Path) -> None:
+def save(correction: Correction, path: Path, digest: str) -> None:
     """Kept with the digest of the checkpoint it was fitted for: a resumed run's new checkpoint is fitted anew."""
     state = {"state_dict": correction.odds.state_dict(), "log_bound": correction.log_bound,
-             "record": correction.record, "checkpoint_sha256": checkpoint_digest(ckpt)}
+             "record": correction.record, "checkpoint_sha256": digest}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load(path: Path, ckpt: Path) -> Correction | None:
-    """The correction saved at ``path`` for this checkpoint, or None if there is none or it was for another."""
+def load(path: Path, digest: str) -> Correction | None:
+    """The correction saved at ``path`` for the checkpoint of this digest, or None if there is none or it was for
+    another."""
     if not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state["checkpoint_sha256"] != checkpoint_digest(ckpt):
+    if state["checkpoint_sha256"] != digest:
         return None
     how = Fit(**state["record"]["fit"])
     odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
@@ -148,50 +150,64 @@ def load(path: Path, ckpt: Path) -> Correction | None:
     return Correction(odds, state["log_bound"], state["record"])
 
 
-def corrected_sample(ckpt: str | os.PathLike, n: int, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """``n`` corrected samples from the run's checkpoint (noise seed ``seed``) and what the correction cost and
-    accepted. The correction is read from the run dir's correction.pt when it was fitted for this checkpoint, else
-    fitted now on the target the run trained on (for data: its training part) and saved there."""
+@dataclass
+class Corrected:
+    """A run's generator and its correction, fitted to ``target``, the one the run trained on."""
+
+    run_dir: Path
+    generator: Generator
+    correction: Correction
+    target: Target
+    fitted_now: bool
+
+    def sample(self, n: int, seed: int = 0) -> tuple[np.ndarray, dict]:
+        """``n`` corrected samples (noise seed ``seed``), and what the correction cost and accepted."""
+        start = time.perf_counter()
+        x = self.correction.sample(self.generator, n, torch.Generator().manual_seed(seed))
+        return x.numpy(), {**self.correction.record, "fitted_now": self.fitted_now,
+                           "sample_s": time.perf_counter() - start}
+
+    def draw(self, raw: np.ndarray, kept: np.ndarray, draws: int = 1_000_000) -> Path:
+        """RUN/correction.png: the target, the generated (``raw``) and corrected (``kept``) samples, over the
+        classifier's log p/q against the one measured from ``draws`` generated samples. Returns its path."""
+        from gan1d.figures import correction_figure, overlay_data, to_png
+
+        data = overlay_data(self.target, raw, "the discriminator's correction")._replace(corrected=kept)
+        edges = np.linspace(data.x[0], data.x[-1], len(data.x) + 1)
+        generated = self.generator.sample(draws, torch.Generator().manual_seed(1)).numpy()
+        q, _ = np.histogram(generated, bins=edges, density=True)
+        with np.errstate(divide="ignore"):
+            log_ratio = np.where(q > 0, np.log(data.pdf) - np.log(q), np.nan)
+        with torch.no_grad():
+            log_odds = self.correction.odds(torch.from_numpy(data.x).float()).numpy()
+        out = self.run_dir / "correction.png"
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(to_png(correction_figure(data, log_odds, log_ratio, self.correction.log_bound)))
+        return out
+
+
+def corrected(ckpt: str | os.PathLike, allow_changed: bool = False) -> Corrected:
+    """The run's generator with its correction: read from the run dir's correction.pt when it was fitted for this
+    checkpoint, else fitted now on the target the run trained on (for data: its training part) and saved there.
+    The run's own data file is refused if it changed since training, unless ``allow_changed``."""
     path = checkpoint_path(ckpt)
-    generator, run_dir = load_generator(path), run_dir_of(path)
-    correction = load(run_dir / FILE, path)
-    fitted = correction is None
-    if fitted:
-        correction = fit(generator, trained_on(path))
-        save(correction, run_dir / FILE, path)
-    start = time.perf_counter()
-    x = correction.sample(generator, n, torch.Generator().manual_seed(seed))
-    return x.numpy(), {**correction.record, "fitted_now": fitted, "sample_s": time.perf_counter() - start}
+    generator, run_dir, digest = load_generator(path), run_dir_of(path), checkpoint_digest(path)
+    target = trained_on(path, allow_changed)
+    correction = load(run_dir / FILE, digest)
+    if correction is not None:
+        return Corrected(run_dir, generator, correction, target, fitted_now=False)
+    correction = fit(generator, target)
+    save(correction, run_dir / FILE, digest)
+    return Corrected(run_dir, generator, correction, target, fitted_now=True)
 
 
-def trained_on(ckpt: Path) -> Target:
+def trained_on(ckpt: Path, allow_changed: bool = False) -> Target:
     """The target the run trained on, refused in one line where the run does not say or its data file changed."""
     run_dir = run_dir_of(ckpt)
     if not (run_dir / ".hydra" / "config.yaml").is_file():
         raise SampleError(f"correct=true: {run_dir} has no .hydra/config.yaml to say what the run trained on, so "
                           "there is nothing to fit the correction to (correct=false samples the generator as it is)")
     target = build_target(trained_target(ckpt))
-    check_unchanged(target, run_dir)
+    if not allow_changed:
+        check_unchanged(target, run_dir)
     return target
-
-
-def draw(ckpt: str | os.PathLike, raw: np.ndarray, corrected: np.ndarray, draws: int = 1_000_000) -> Path:
-    """RUN/correction.png: the target, the generated and the corrected samples, over the classifier's log p/q
-    against the one measured from ``draws`` generated samples. Returns its path."""
-    from gan1d.figures import correction_figure, overlay_data, to_png
-
-    path = checkpoint_path(ckpt)
-    generator, run_dir = load_generator(path), run_dir_of(path)
-    correction = load(run_dir / FILE, path)
-    data = overlay_data(trained_on(path), raw, "the discriminator's correction")._replace(corrected=corrected)
-    edges = np.linspace(data.x[0], data.x[-1], len(data.x) + 1)
-    q, _ = np.histogram(generator.sample(draws, torch.Generator().manual_seed(1)).numpy(), bins=edges, density=True)
-    with np.errstate(divide="ignore"):
-        log_ratio = np.where(q > 0, np.log(data.pdf) - np.log(q), np.nan)
-    with torch.no_grad():
-        log_odds = correction.odds(torch.from_numpy(data.x).float()).numpy()
-    out = run_dir / "correction.png"
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(to_png(correction_figure(data, log_odds, log_ratio, correction.log_bound)))
-    return out
-

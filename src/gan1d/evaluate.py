@@ -47,10 +47,11 @@ def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 
     raw = sample(path, n, seed)
     scores = scores_of(raw, scored)
     if correct:
-        from gan1d.correction import corrected_sample, draw  # which read the run's target through this module
+        from gan1d.correction import corrected  # which reads the run's target through this module
 
-        x, record = corrected_sample(path, n, seed)
-        record["figure"] = str(draw(path, raw, x))
+        run = corrected(path, allow_changed)
+        x, record = run.sample(n, seed)
+        record["figure"] = str(run.draw(raw, x))
         scores = {**scores_of(x, scored), "uncorrected": scores, "correction": record}
     against = {"scored_against": scored.scored_against} if hasattr(scored, "scored_against") else {}
     return {"ckpt": str(path), "target": repr(scored), **against, "n": n, "seed": seed, **scores}

@@ -406,17 +406,23 @@ class JobTrainer:
         return self.population.current_epoch if self.population else 0
 
     def save_checkpoint(self, filepath, weights_only: bool = False) -> None:
-        self.population.strategy.checkpoint_io.job = self.job.index
-        self.population.save_checkpoint(filepath)
+        io = self.population.strategy.checkpoint_io
+        io.job = self.job.index
+        try:
+            self.population.save_checkpoint(filepath, weights_only=weights_only)
+        finally:
+            io.job = None
 
 
 class JobCheckpointIO(TorchCheckpointIO):
-    """Writes the checkpoint Lightning makes of the population as the one of job ``job`` alone (set before each
-    Trainer.save_checkpoint, by the job's JobTrainer)."""
+    """Writes the checkpoint Lightning makes of the population as the one of job ``job`` alone, the job whose
+    JobTrainer is saving; a population as a whole is never saved."""
 
     job: int | None = None
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if self.job is None:
+            raise RuntimeError("a population is saved job by job, through each job's JobTrainer.save_checkpoint")
         population = self.population.lightning_module
         super().save_checkpoint(population.job_checkpoint(self.job, checkpoint), path, storage_options)
 
@@ -574,8 +580,8 @@ def built_once(cfg: DictConfig) -> dict:
     """What a population builds from its first job's config for all: the model (of each varied value only whether
     it is on), the trainer and the length."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    for key in ("optim.g_lr", "optim.d_lr", "r1_gamma", "ema"):  # PER_REPLICA's, where the model's config has them
-        *path, leaf = key.split(".")
+    for key in VARIED[1:]:  # but the seed: where the model's config has them
+        *path, leaf = key.removeprefix("model.").split(".")
         node = functools.reduce(dict.get, path, model)
         node[leaf] = node[leaf] > 0
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)

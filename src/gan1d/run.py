@@ -1,7 +1,7 @@
 """A training run from Python: ``cfg = compose(OVERRIDES)`` is the config ``python -m gan1d.train OVERRIDES`` would
 run; ``record = train(cfg)`` builds its parts (gan1d.build), fits them and returns the run record (metrics.json).
-The CLI (gan1d.train) and the population launcher call these; so does a notebook, as ``gan1d.compose`` and
-``gan1d.train``.
+The CLI (gan1d.train) and the population launcher call these; so does a notebook, as ``from gan1d import compose,
+train``.
 """
 
 import gc

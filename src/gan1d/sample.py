@@ -20,9 +20,9 @@ from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 from gan1d.networks import Generator
 
-USAGE = ("usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] [correct=false] (ckpt_path= "
-         "works as ckpt=)")
-DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0, "correct": False}
+USAGE = ("usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] [correct=false] "
+         "[allow_changed=false] (ckpt_path= works as ckpt=)")
+DEFAULTS = {"ckpt": None, "n": 20_000, "out": "samples.npy", "seed": 0, "correct": False, "allow_changed": False}
 MOST = 10**8  # samples in one file: 400 MB as .npy
 # What each argument of gan1d.sample and gan1d.evaluate may be (OmegaConf reads ckpt=5 as a number, seed=true as a
 # boolean); the file name's ending is checked by the command that writes it.
@@ -63,12 +63,14 @@ def load_generator(path: str | os.PathLike) -> Generator:
     return generator.eval()
 
 
-def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False) -> np.ndarray:
-    """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction."""
+def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False,
+           allow_changed: bool = False) -> np.ndarray:
+    """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction, fitted
+    to the run's own data even if its file changed since training where ``allow_changed``."""
     if correct:
-        from gan1d.correction import corrected_sample  # which reads the run's target through this module
+        from gan1d.correction import corrected  # which reads the run's target through this module
 
-        return corrected_sample(ckpt, n, seed)[0]
+        return corrected(ckpt, allow_changed).sample(n, seed)[0]
     generator = load_generator(ckpt)
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
 
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         output_path(args["out"])  # a wrong file name is reported before any work is done
-        out = save(sample(args["ckpt"], args["n"], args["seed"], args["correct"]), args["out"])
+        out = save(sample(args["ckpt"], args["n"], args["seed"], args["correct"], args["allow_changed"]), args["out"])
     except ConfigError as err:  # a SampleError, raised here or in gan1d.correction (which imports gan1d.sample anew)
         print(f"gan1d.sample: {err}", file=sys.stderr)
         sys.exit(2)

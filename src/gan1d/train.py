@@ -1,7 +1,7 @@
 """Train a GAN on a 1-D target: ``python -m gan1d.train target.mean=4 trainer.accelerator=gpu``.
 
 The command line only: Hydra composes the config (conf/train.yaml, every part a ``_target_``) and gan1d.run trains
-it. From Python (a notebook): ``cfg = gan1d.compose(["target.mean=4"])``, then ``record = gan1d.train(cfg)``.
+it. From Python (a notebook): ``from gan1d import compose, train`` (gan1d.run's), ``record = train(compose([...]))``.
 """
 
 import importlib.util
