@@ -75,7 +75,7 @@ def test_user_keys_reach_the_parts_they_name(make_cfg):
     real, noise, _ = next(iter(datamodule.train_dataloader()))
     assert real.shape[2] == noise.shape[2] == 64 and noise.shape[3] == 3 + 10  # noise_dim, then the 10 categories
     def eval_noise(seed):
-        return instantiate(make_cfg(f"seed={seed}").data, target=datamodule.target).eval_noise
+        return build_datamodule(make_cfg(f"seed={seed}"), datamodule.target).eval_noise
 
     assert torch.equal(eval_noise(3), eval_noise(3)) and not torch.equal(eval_noise(3), eval_noise(4))
 

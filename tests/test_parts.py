@@ -256,9 +256,14 @@ def test_stream_resumes_where_it_stopped():
     assert [len(real) for real, *_ in odd] == [2, 4] and torch.equal(odd[0][0], whole[1][0][2:])
 
 
+# What the model would pass a data stream (gan1d.build.build_datamodule): one normal noise input, one D and one G step.
+ONE_NOISE = {"noise": "normal", "noise_dim": 1, "categories": 0, "d_steps": 1, "g_steps": 1}
+
+
 def test_stream_workers_share_out_the_same_items():
     def loader(workers):
-        dm = StreamDataModule(Gaussian(), steps=16, batch_size=8, iterations_per_batch=2, num_workers=workers)
+        dm = StreamDataModule(Gaussian(), steps=16, batch_size=8, iterations_per_batch=2, num_workers=workers,
+                              **ONE_NOISE)
         return list(dm.train_dataloader())
 
     one, two = loader(0), loader(2)
@@ -267,11 +272,11 @@ def test_stream_workers_share_out_the_same_items():
 
 
 def test_datamodule_estimates_scale_from_samples_not_config():
-    dm = StreamDataModule(Gaussian(10, 3), steps=1, seed=0)
+    dm = StreamDataModule(Gaussian(10, 3), steps=1, seed=0, **ONE_NOISE)
     assert dm.loc == pytest.approx(10, abs=0.1) and dm.scale == pytest.approx(3, rel=0.03)
     assert dm.loc != 10 and dm.scale != 3
     assert dm.eval_noise.shape == (20_000, 1)
-    off = StreamDataModule(Gaussian(10, 3), steps=1, standardize=False)
+    off = StreamDataModule(Gaussian(10, 3), steps=1, standardize=False, **ONE_NOISE)
     assert (off.loc, off.scale) == (0.0, 1.0)
 
 

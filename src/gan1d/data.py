@@ -71,10 +71,12 @@ class MinibatchStream(IterableDataset):
 
 
 class StreamDataModule(L.LightningDataModule):
-    def __init__(self, target: Target, steps: int | str, batch_size: int = 256, noise: str = "normal",
-                 noise_dim: int = 1, d_steps: int = 1, g_steps: int = 1, seed: int = 0, iterations_per_batch: int = 1,
+    # noise, noise_dim, categories, d_steps and g_steps have no defaults: they are the model's (gan1d.build's
+    # build_datamodule passes them), and a default here could silently disagree with it.
+    def __init__(self, target: Target, steps: int | str, *, noise: str, noise_dim: int, categories: int,
+                 d_steps: int, g_steps: int, batch_size: int = 256, seed: int = 0, iterations_per_batch: int = 1,
                  eval_size: int = 20_000, standardize: bool = True, standardize_size: int = 10_000,
-                 num_workers: int = 0, mixing_weights: int = 0, categories: int = 0):
+                 num_workers: int = 0, mixing_weights: int = 0):
         super().__init__()
         self.target, self.iterations_per_batch = target, iterations_per_batch
         self.steps, self.length_rule = self._length(steps)
