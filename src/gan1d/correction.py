@@ -74,8 +74,8 @@ class OddsNet(nn.Module):
 
 
 class Correction:
-    """A fitted OddsNet and its bound: ``sample(generator, n, rng)`` draws n corrected samples; ``record`` says what
-    the fit and the last sampling cost and accepted."""
+    """A fitted OddsNet and its bound: ``sample(generator, n, rng)`` draws n corrected samples and says what share
+    of the generated draws it kept; ``record`` says what the fit cost and found."""
 
     def __init__(self, odds: OddsNet, log_bound: float, record: dict):
         self.odds, self.log_bound, self.record = odds.eval(), log_bound, record
@@ -85,15 +85,14 @@ class Correction:
         return (self.odds(x) - self.log_bound).exp().clamp(max=1)
 
     @torch.no_grad()
-    def sample(self, generator: Generator, n: int, rng: torch.Generator) -> torch.Tensor:
+    def sample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
         kept, drawn, have = [], 0, 0
         while have < n:
             x = generator.sample(CHUNK, rng)
             x = x[torch.rand(len(x), generator=rng) < self.acceptance(x)]
             kept.append(x)
             drawn, have = drawn + CHUNK, have + len(x)
-        self.record["acceptance"] = have / drawn
-        return torch.cat(kept)[:n]
+        return torch.cat(kept)[:n], have / drawn
 
 
 def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
@@ -163,8 +162,8 @@ class Corrected:
     def sample(self, n: int, seed: int = 0) -> tuple[np.ndarray, dict]:
         """``n`` corrected samples (noise seed ``seed``), and what the correction cost and accepted."""
         start = time.perf_counter()
-        x = self.correction.sample(self.generator, n, torch.Generator().manual_seed(seed))
-        return x.numpy(), {**self.correction.record, "fitted_now": self.fitted_now,
+        x, acceptance = self.correction.sample(self.generator, n, torch.Generator().manual_seed(seed))
+        return x.numpy(), {**self.correction.record, "acceptance": acceptance, "fitted_now": self.fitted_now,
                            "sample_s": time.perf_counter() - start}
 
     def draw(self, raw: np.ndarray, kept: np.ndarray, draws: int = 1_000_000) -> Path:
@@ -186,13 +185,14 @@ class Corrected:
         return out
 
 
-def corrected(ckpt: str | os.PathLike, allow_changed: bool = False) -> Corrected:
+def corrected(ckpt: str | os.PathLike, allow_changed: bool = False, target: Target | None = None) -> Corrected:
     """The run's generator with its correction: read from the run dir's correction.pt when it was fitted for this
     checkpoint, else fitted now on the target the run trained on (for data: its training part) and saved there.
-    The run's own data file is refused if it changed since training, unless ``allow_changed``."""
+    The run's own data file is refused if it changed since training, unless ``allow_changed``; ``target``: that
+    target where the caller has built and checked it already."""
     path = checkpoint_path(ckpt)
     generator, run_dir, digest = load_generator(path), run_dir_of(path), checkpoint_digest(path)
-    target = trained_on(path, allow_changed)
+    target = target or trained_on(path, allow_changed)
     correction = load(run_dir / FILE, digest)
     if correction is not None:
         return Corrected(run_dir, generator, correction, target, fitted_now=False)

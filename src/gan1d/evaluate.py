@@ -39,7 +39,7 @@ def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 
     overrides (["target=gaussian", "target.mean=4"]), or None for the target the run was trained on. The run's own
     data file is refused if it changed since training (its sha256 or split differs from the run's data.json), as
     its held-out part may then hold training values, unless ``allow_changed``. ``correct``: the scores are the
-    corrected samples'; ``uncorrected`` and ``correction`` (acceptance, fit_s, sample_s) are beside them."""
+    corrected samples'; ``uncorrected`` and ``correction`` (acceptance, fit_s, sample_s, the figure) are beside them."""
     path = checkpoint_path(ckpt)
     scored = build_target(trained_target(path)) if target is None else composed_target(target, config_dir)
     if not allow_changed:
@@ -49,7 +49,7 @@ def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 
     if correct:
         from gan1d.correction import corrected  # which reads the run's target through this module
 
-        run = corrected(path, allow_changed)
+        run = corrected(path, allow_changed, scored if target is None else None)
         x, record = run.sample(n, seed)
         record["figure"] = str(run.draw(raw, x))
         scores = {**scores_of(x, scored), "uncorrected": scores, "correction": record}

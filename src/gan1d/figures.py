@@ -127,7 +127,7 @@ def correction_figure(data: OverlayData, log_odds: np.ndarray, log_ratio: np.nda
     bottom.plot(data.x, log_ratio, color="tab:blue", lw=1.5, label="log p/q: exact pdf over a histogram of G")
     bottom.plot(data.x, log_odds, color="black", lw=1, label="log odds of the fitted classifier")
     bottom.axhline(log_bound, color="tab:red", ls=":", lw=1, label="log M: kept with probability 1 above")
-    bottom.set_ylim(max(np.nanmin(log_ratio[np.isfinite(log_ratio)], initial=-5), -6) - 0.5, log_bound + 3)
+    bottom.set_ylim(-6, log_bound + 3)  # below odds of e^-6 a draw is all but never kept
     bottom.set_xlabel("x")
     bottom.set_ylabel("log p/q")
     bottom.legend(fontsize=7, loc="lower left")

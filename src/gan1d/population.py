@@ -407,24 +407,23 @@ class JobTrainer:
 
     def save_checkpoint(self, filepath, weights_only: bool = False) -> None:
         io = self.population.strategy.checkpoint_io
-        io.job = self.job.index
+        io.as_job = partial(self.population.lightning_module.job_checkpoint, self.job.index)
         try:
             self.population.save_checkpoint(filepath, weights_only=weights_only)
         finally:
-            io.job = None
+            io.as_job = None
 
 
 class JobCheckpointIO(TorchCheckpointIO):
-    """Writes the checkpoint Lightning makes of the population as the one of job ``job`` alone, the job whose
-    JobTrainer is saving; a population as a whole is never saved."""
+    """Writes the checkpoint Lightning makes of the population as ``as_job`` makes it one job's (set by the job's
+    JobTrainer while it saves); a population as a whole is never saved."""
 
-    job: int | None = None
+    as_job = None
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
-        if self.job is None:
+        if self.as_job is None:
             raise RuntimeError("a population is saved job by job, through each job's JobTrainer.save_checkpoint")
-        population = self.population.lightning_module
-        super().save_checkpoint(population.job_checkpoint(self.job, checkpoint), path, storage_options)
+        super().save_checkpoint(self.as_job(checkpoint), path, storage_options)
 
 
 @dataclass
@@ -557,9 +556,8 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     jobs, shared = build_jobs(cfgs)
     population = build_model(cfgs[0], _target_=f"{__name__}.{Population.__name__}")
     population.stack(jobs)
-    checkpoints = JobCheckpointIO()
-    trainer = build_trainer(cfgs[0], callbacks=[Replicas(), *shared, *callbacks], logger=False, plugins=[checkpoints])
-    checkpoints.population = trainer
+    trainer = build_trainer(cfgs[0], callbacks=[Replicas(), *shared, *callbacks], logger=False,
+                            plugins=[JobCheckpointIO()])
     painter = share_painter(jobs)
     for job in jobs:
         job.trainer.population = trainer
