@@ -143,6 +143,8 @@ def run_one(job: dict) -> dict:
 
     fixed, correction = corrected(job["run_dir"]).sample(N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
     correction["fit_share"] = correction["fit_s"] / record["wall_s"]  # of the run's own training time
+    np.save(Path(job["run_dir"]) / "samples_corrected.npy", fixed)
+    (Path(job["run_dir"]) / "samples_corrected.json").write_text(json.dumps(correction, indent=2) + "\n")
     return {**row, "preset": f"{job['preset']}, corrected", **scored(fixed), "correction": correction,
             "uncorrected": scored(samples)}
 

@@ -15,12 +15,14 @@ from gan1d.targets import Gaussian, Mixture
 
 
 class Drawn:
-    """A stand-in generator: ``sample(n, rng)`` draws from a fixed target."""
+    """A stand-in generator without atoms: ``sample(n, rng)`` draws from a fixed target."""
+
+    atom_values = torch.empty(0)
 
     def __init__(self, target):
         self.target = target
 
-    def sample(self, n, rng):
+    def sample(self, n, rng, atoms=True):
         return self.target.sample(n, rng).float()
 
 

@@ -355,7 +355,8 @@ def test_user_presets_from_a_config_dir(tmp_path):
 
 
 @pytest.mark.parametrize("preset,column,n", [("penguins_flipper", "flipper_length_mm", 342),
-                                             ("seattle_wind", "wind", 1461)])
+                                             ("seattle_wind", "wind", 1461),
+                                             ("seattle_precipitation", "precipitation", 1461)])
 def test_shipped_data_sets_load_from_any_directory(tmp_path, monkeypatch, preset, column, n):
     from gan1d import compose
 

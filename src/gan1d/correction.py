@@ -86,9 +86,17 @@ class Correction:
 
     @torch.no_grad()
     def sample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
+        x, acceptance = self.resample(generator, n, rng)
+        if len(generator.atom_values):  # the atoms keep their exact weights: placed as the generator places them
+            placed = generator.sample(n, rng)
+            x = torch.where(generator.is_atom(placed), placed, x)
+        return x, acceptance
+
+    def resample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
+        """``n`` of the network's draws kept by rejection, and the share kept."""
         kept, drawn, have = [], 0, 0
         while have < n:
-            x = generator.sample(CHUNK, rng)
+            x = generator.sample(CHUNK, rng, atoms=False)
             x = x[torch.rand(len(x), generator=rng) < self.acceptance(x)]
             kept.append(x)
             drawn, have = drawn + CHUNK, have + len(x)
@@ -96,11 +104,12 @@ class Correction:
 
 
 def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
-    """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws."""
+    """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws. Both
+    sides are continuous parts: a data target's atoms are set apart in training and placed exactly by the generator."""
     start = time.perf_counter()
     rng = torch.Generator().manual_seed(how.seed)
     real = target.sample(how.samples, rng).float()
-    fake = generator.sample(how.samples, rng)
+    fake = generator.sample(how.samples, rng, atoms=False)
     with torch.random.fork_rng():  # the MLP's initial weights, seeded without moving the caller's generator
         torch.manual_seed(how.seed)
         odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
@@ -118,7 +127,7 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
         optimizer.step()
         decay.step()
     with torch.no_grad():
-        log_bound = float(odds(generator.sample(how.samples, rng)).quantile(how.bound_quantile))
+        log_bound = float(odds(generator.sample(how.samples, rng, atoms=False)).quantile(how.bound_quantile))
     record = {"fit_s": time.perf_counter() - start, "log_bound": log_bound, "fit": asdict(how)}
     return Correction(odds, log_bound, record)
 

@@ -18,6 +18,8 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from gan1d.atoms import at, shares  # noqa: E402
+
 if TYPE_CHECKING:  # the drawing process imports numpy and matplotlib only
     import torch
 
@@ -75,6 +77,8 @@ class OverlayData(NamedTuple):
     d_star: np.ndarray | None = None  # the optimal discriminator p / (p + q) at x, for the trained generator's q
     d_star_label: str = ""  # how q was had: exact or a KDE
     corrected: np.ndarray | None = None  # the samples after the discriminator's correction (gan1d.correction)
+    atoms: np.ndarray | None = None  # a data target's atoms (gan1d.atoms), drawn as lines beside the densities
+    atom_shares: np.ndarray | None = None  # each atom's share of the target's scored part
 
 
 def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
@@ -90,8 +94,9 @@ def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Cur
     push = None if push_curve is None else np.asarray(push_curve(x))
     pdf_label = getattr(target, "pdf_label", OverlayData._field_defaults["pdf_label"])
     optimal, optimal_label = (None, "") if d_star is None else (np.asarray(d_star[0](x)), d_star[1])
+    atoms = (target.atoms.values, target.atom_shares()) if len(target.atoms.values) else (None, None)
     return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push,
-                       optimal, optimal_label)
+                       optimal, optimal_label, None, *atoms)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
@@ -151,12 +156,17 @@ def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
 
 def draw_overlay(ax: Axes, data: OverlayData) -> None:
     x, samples, (lo, hi) = data.x, data.samples, (data.x[0], data.x[-1])
+    edges = np.linspace(lo, hi, 121)
     # One stairs artist instead of ax.hist's one rectangle per bar: one artist to build and draw, not hundreds.
-    density, edges = np.histogram(samples, bins=120, range=(lo, hi), density=True)
-    ax.stairs(density, edges, fill=True, color="tab:orange", alpha=0.45, label="generated")
+    ax.stairs(smooth_density(samples, edges, data.atoms), edges, fill=True, color="tab:orange", alpha=0.45,
+              label="generated")
     if data.corrected is not None:
-        kept, _ = np.histogram(data.corrected, bins=edges, density=True)
-        ax.stairs(kept, edges, color="black", lw=1.2, label="corrected (resampled by p/q)")
+        ax.stairs(smooth_density(data.corrected, edges, data.atoms), edges, color="black", lw=1.2,
+                  label="corrected (resampled by p/q)")
+    for value, share in zip(*(() if data.atoms is None else (data.atoms, data.atom_shares)), strict=True):
+        made = shares(samples, [value])[0]
+        ax.axvline(value, color="tab:purple", ls="--", lw=1.5,
+                   label=f"atom {value:g}: {share:.1%} of the data, {made:.1%} generated")
     ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
     mu, sd = samples.mean(), max(samples.std(), 1e-12)
     fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
@@ -178,6 +188,15 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
             handles += ax2.plot(x, data.d_star, color="darkgreen", ls=":", lw=1.5, label=label)
             labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper left")
+
+
+def smooth_density(samples: np.ndarray, edges: np.ndarray, atoms: np.ndarray | None) -> np.ndarray:
+    """A histogram's density of the samples that are not atoms, as a share of all samples (the atoms are drawn
+    apart: as part of a density they would be spikes of any height)."""
+    weights = np.full(len(samples), 1 / (len(samples) * (edges[1] - edges[0])))
+    if atoms is not None:
+        weights[at(samples, atoms)] = 0
+    return np.histogram(samples, bins=edges, weights=weights)[0]
 
 
 def draw_push(ax: Axes, data: OverlayData) -> None:

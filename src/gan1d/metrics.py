@@ -20,6 +20,7 @@ import math
 import numpy as np
 import torch
 
+from gan1d.atoms import exact, shares
 from gan1d.estimators import moments
 from gan1d.targets import Target
 
@@ -169,24 +170,28 @@ class Evaluator:
             self.std = float(self.reference.std())
             self.target_moments = moments(self.reference)
             self.data_scores = DataScores(target.train, self.reference, self.std, target.regime == "small")
+            self.atoms = target.atoms.values
+            self.target_atom_share = float(shares(self.reference, self.atoms).sum())
         else:
             self.std = target.std
             self.target_moments = target.moments()
             self.nodes = quantile_nodes(target)
 
     def __call__(self, samples: Samples) -> dict[str, float | None]:
-        x = np.sort(_numpy(samples))
+        x = np.sort(_numpy(samples) if self.reference is None else exact(_numpy(samples), self.atoms))
         w1, ks_ = self._distances(x)
         out = {"w1": w1, "w1_over_std": w1 / self.std, "ks": ks_}
         for k, v in moments(x).items():
-            exact = self.target_moments[k]
+            truth = self.target_moments[k]
             out[f"gen_{k}"] = v
-            out[f"target_{k}"] = exact
-            out[f"{k}_error"] = None if exact is None else v - exact
+            out[f"target_{k}"] = truth
+            out[f"{k}_error"] = None if truth is None else v - truth
         if hasattr(self.target, "modes"):
             out.update(mode_coverage(x, *(_numpy(m) for m in self.target.modes())))
         if self.reference is not None:
             out.update(self.data_scores(x))
+            if len(self.atoms):  # the share of the samples that are atoms, beside the scored part's
+                out.update(atom_share=float(shares(x, self.atoms).sum()), target_atom_share=self.target_atom_share)
         return out
 
     def _distances(self, x: np.ndarray) -> tuple[float, float]:

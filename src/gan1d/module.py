@@ -252,6 +252,9 @@ class GAN1D(L.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule
         self.set_location_scale(datamodule.loc, datamodule.scale)
+        # The data's atoms are placed exactly by the sampler; the networks learn the rest (gan1d.atoms).
+        for g in filter(None, (self.generator, self.generator_ema)):
+            g.set_atoms(datamodule.target.atoms.values, datamodule.target.atoms.weights)
         # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
         datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0
@@ -299,7 +302,7 @@ class GAN1D(L.LightningModule):
 
     @torch.no_grad()
     def generate(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.sampler(noise.to(self.device)).squeeze(1)
+        return self.sampler.draw(noise.to(self.device)).squeeze(1)
 
     @torch.no_grad()
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:

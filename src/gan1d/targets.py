@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import distributions as D
 
+from gan1d.atoms import NO_ATOMS, RULE, Atoms, find_atoms, shares, without
 from gan1d.estimators import kde, moments, silverman
 from gan1d.loading import NONFINITE, DataError, read
 from gan1d.split import Parts, split
@@ -76,6 +77,7 @@ class Target:
     ``self.dist`` from validated arguments (a bad one raises BadArgument, naming it)."""
 
     name = "target"
+    atoms = NO_ATOMS  # values the generator places exactly beside what it learns (gan1d.atoms): only data has them
 
     def __init__(self, dist: D.Distribution):
         self.dist = dist
@@ -390,14 +392,26 @@ class PointMass(Target):
         return f"PointMass(at={self.at:.4g})"
 
 
+def check_continuous(where: str, continuous: np.ndarray, atoms: Atoms) -> None:
+    """The values left beside the atoms must be enough, and varied enough, for the generator to learn from."""
+    found = ", ".join(f"{v:g} ({c} times)" for v, c in zip(atoms.values, atoms.counts, strict=True))
+    if len(continuous) < Empirical.MIN_VALUES or np.float32(continuous[0]) == np.float32(continuous[-1]):
+        raise DataError(f"{where}: beside its atoms {found}, {len(continuous)} training values are left, too few or "
+                        f"too alike to learn a continuous part from (at least {Empirical.MIN_VALUES} that vary): "
+                        "train on it with target.atoms=false")
+
+
 class Empirical(Target):
     """A 1-D sample read from a file (``gan1d.loading``), split once by its values' content (``gan1d.split``) into a
     training part, a held-out test part and, if ``validation`` > 0, a validation part for tuning.
 
     Training draws from the training part, with replacement, through the given generator (so the stream stays
-    seeded and resumable). The run is scored against its ``reference``: the validation part if there is one, else
-    the held-out part, which training never sees; ``pdf`` is the reference's kernel density estimate (for the
-    overlay), ``cdf`` its empirical cdf, ``quantile`` its inverse, ``moments`` (``mean``, ``std``) its own. The split
+    seeded and resumable). With ``atoms`` the training part's atoms (gan1d.atoms: values repeated far more often than
+    a continuous density allows) are set apart: the generator places them exactly with their weights, and training
+    draws from the values left, the continuous part. The run is scored against its ``reference``: the validation
+    part if there is one, else the held-out part, which training never sees; ``pdf`` is the kernel density estimate
+    of the reference's values that are not atoms, for the overlay (which draws the atoms apart), ``cdf`` the
+    reference's empirical cdf, ``quantile`` its inverse, ``moments`` (``mean``, ``std``) its own. The split
     depends on the values and ``split_seed`` alone, not on the run's seed or the rows' order: every seed of a sweep
     trains on the same part and is scored on the same held-out part.
 
@@ -411,7 +425,7 @@ class Empirical(Target):
     MIN_VALUES = 20  # below this even the values themselves say too little to score a generator by
 
     def __init__(self, path: str | None = None, column: int | str | None = None, holdout: float = 0.2,
-                 nonfinite: str = "drop", split_seed: int = 0, validation: float = 0.0):
+                 nonfinite: str = "drop", split_seed: int = 0, validation: float = 0.0, atoms: bool = True):
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise BadArgument("path", path, "the data file to learn from (.npy, .csv, .tsv or .txt), e.g. "
                                             "target.path=data.csv")
@@ -425,6 +439,9 @@ class Empirical(Target):
                                                         "the share held apart for tuning; 0: none")
         if nonfinite not in NONFINITE:
             raise BadArgument("nonfinite", nonfinite, f"one of {list(NONFINITE)}")
+        if not isinstance(atoms, bool):
+            raise BadArgument("atoms", atoms, "true (values repeated far more often than a continuous density allows "
+                                              "are placed exactly) or false (the generator learns them as it can)")
         split_seed = integer("split_seed", split_seed, 0)
         data = read(path, column, nonfinite)
         where, n = f"target.path={path}", len(data.values)
@@ -450,6 +467,10 @@ class Empirical(Target):
             raise DataError(f"{where}: the values do not vary in float32, which gan1d trains in (the "
                             f"{len(parts.train)} training values all round to {low:g}): shift them to near 0, or "
                             "scale them, so that their spread shows")
+        self.atoms = find_atoms(parts.train) if atoms else NO_ATOMS
+        continuous = without(parts.train, self.atoms)
+        if len(self.atoms.values):
+            check_continuous(where, continuous, self.atoms)
         self.path, self.column, self.parts = str(Path(path).expanduser().resolve()), column, parts
         self.train, self.validation, self.held_out = parts
         # What the run is scored against: the validation part if any, else the held-out part, else all values.
@@ -459,9 +480,12 @@ class Empirical(Target):
                        "rows": data.rows, "values": n, "dropped": data.rows - n, "nonfinite": nonfinite,
                        "split_seed": split_seed, "holdout": holdout, "validation": validation,
                        "regime": self.regime, "parts": {k: len(v) for k, v in parts._asdict().items()},
-                       "scored_against": self.scored_against}
-        self._train = torch.from_numpy(parts.train).float()
-        self.bandwidth = silverman(self.reference) or silverman(parts.train)
+                       "scored_against": self.scored_against,
+                       "atoms": self.atoms.record(), "atom_rule": RULE if atoms else "none looked for (atoms=false)"}
+        self._train = torch.from_numpy(continuous).float()
+        # The overlay's density is the reference's continuous part (its atoms are drawn apart, as spikes).
+        self._smooth = without(self.reference, self.atoms)
+        self.bandwidth = silverman(self._smooth) or silverman(continuous)
 
     @property
     def scored_against(self) -> str:
@@ -474,13 +498,21 @@ class Empirical(Target):
         return self._train[torch.randint(len(self._train), (n,), generator=generator)]
 
     def pdf(self, x: torch.Tensor) -> torch.Tensor:
-        # A Gaussian kernel on every reference value.
-        return torch.from_numpy(kde(self.reference, self.bandwidth, torch.as_tensor(x, dtype=torch.float64).numpy()))
+        # A Gaussian kernel on every reference value that is not an atom, weighted by their share.
+        x = torch.as_tensor(x, dtype=torch.float64).numpy()
+        if not len(self._smooth):
+            return torch.zeros(len(x), dtype=torch.float64)
+        return torch.from_numpy(kde(self._smooth, self.bandwidth, x) * len(self._smooth) / len(self.reference))
 
     @property
     def pdf_label(self) -> str:
         name = {"validation": "validation data", "test": "held-out data", "train": "data"}[self.reference_part]
-        return f"{name} (KDE of {len(self.reference)} values)"
+        atoms = ", atoms apart" if len(self.atoms.values) else ""
+        return f"{name} (KDE of {len(self._smooth)} values{atoms})"
+
+    def atom_shares(self) -> np.ndarray:
+        """Each atom's share of the reference part."""
+        return shares(self.reference, self.atoms.values)
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64).numpy()
