@@ -100,12 +100,16 @@ def column_file(name: str, folder: Path) -> Path:
 
 
 @functools.cache
+def column_target(path: Path):
+    from gan1d.targets import Empirical
+
+    return Empirical(path=str(path))
+
+
 def split(path: Path):
     """gan1d's own split of the column: (training part, the part gan1d scores on). A small column (each part under
     Empirical.MIN_PART) has no held-out part: gan1d trains on all of it and scores in-sample, and so do the peers."""
-    from gan1d.targets import Empirical
-
-    target = Empirical(path=str(path))
+    target = column_target(path)
     return target.train, target.reference
 
 
@@ -217,9 +221,10 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
         for method, file, wall in (("gan1d", "samples.npy", r["wall_s"]),
                                    ("gan1d corrected", "samples_corrected.npy",
                                     r["wall_s"] + correction["fit_s"] + correction["sample_s"])):
+            # gan1d's float32 samples read as the column's values (its atoms and decimals), as gan1d scores them.
+            samples = column_target(files[r["target"]]).as_data(np.load(run_dir / file).astype(np.float64))
             rows.append({"method": method, "column": r["target"], "seed": r["seed"], "wall_s": round(wall, 2),
-                         "steps": r["steps"], "samples": str(run_dir / file),
-                         **scores(np.load(run_dir / file), train, held_out)})
+                         "steps": r["steps"], "samples": str(run_dir / file), **scores(samples, train, held_out)})
         rows[-1]["acceptance"] = correction["acceptance"]
     return rows
 

@@ -22,7 +22,7 @@ from gan1d.targets import BadArgument, Empirical
 def rainfall(n: int = 2000, dry: float = 0.6, seed: int = 0) -> np.ndarray:
     """Dry days (exactly 0) and wet ones (lognormal amounts, rounded to 0.1 as gauges read them)."""
     rng = np.random.default_rng(seed)
-    wet = np.round(rng.lognormal(1, 0.8, n), 1) + 0.1
+    wet = np.round(rng.lognormal(1, 0.8, n) + 0.1, 1)
     return np.where(rng.random(n) < dry, 0.0, wet)
 
 
@@ -59,7 +59,7 @@ def test_the_generator_places_atoms_at_their_weights_and_keeps_the_network_s_dis
         torch.manual_seed(0)
         g = Generator(noise=noise, noise_dim=2, categories=3)
         plain = g.sample(200_000, torch.Generator().manual_seed(1)).numpy()
-        g.set_atoms([0.0, 0.1], [0.3, 0.2])
+        g.set_support([0.0, 0.1], [0.3, 0.2], None)
         x = g.sample(200_000, torch.Generator().manual_seed(2)).numpy()
         assert np.mean(x == 0) == pytest.approx(0.3, abs=0.005)
         assert np.mean(x == np.float32(0.1)) == pytest.approx(0.2, abs=0.005)
@@ -69,7 +69,7 @@ def test_the_generator_places_atoms_at_their_weights_and_keeps_the_network_s_dis
                            g(g.noise_like(10, torch.Generator().manual_seed(3))).squeeze(1))
     # Without atoms the model is the network, draw for draw.
     z = g.noise_like(1000)
-    g.set_atoms([], [])
+    g.set_support([], [], None)
     assert torch.equal(g.draw(z), g(z))
 
 
@@ -127,6 +127,9 @@ def test_a_run_places_the_atoms_and_scores_them(rain_run):
     x = sample(run_dir, 50_000)
     assert np.mean(x == 0) == pytest.approx(weight, abs=0.01)
     assert load_generator(run_dir).config["atoms"] == [[0.0, weight]]
+    # The amounts are written to tenths (gan1d.rounding): so are the samples.
+    assert load_generator(run_dir).config["decimals"] == 1
+    assert np.array_equal(x, np.float32(np.round(x.astype(np.float64), 1)))
 
 
 def test_the_correction_keeps_the_atoms_weights(rain_run):

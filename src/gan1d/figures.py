@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import io  # noqa: E402
+import math  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple  # noqa: E402
 
@@ -79,6 +80,7 @@ class OverlayData(NamedTuple):
     corrected: np.ndarray | None = None  # the samples after the discriminator's correction (gan1d.correction)
     atoms: np.ndarray | None = None  # a data target's atoms (gan1d.atoms), drawn as lines beside the densities
     atom_shares: np.ndarray | None = None  # each atom's share of the target's scored part
+    decimals: int | None = None  # a data target's resolution (gan1d.rounding): the histogram's bins follow it
 
 
 def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Curve | None = None, d_prob: bool = True,
@@ -96,7 +98,7 @@ def overlay_data(target: "Target", samples: np.ndarray, title: str, d_curve: Cur
     optimal, optimal_label = (None, "") if d_star is None else (np.asarray(d_star[0](x)), d_star[1])
     atoms = (target.atoms.values, target.atom_shares()) if len(target.atoms.values) else (None, None)
     return OverlayData(x, target.pdf(torch.from_numpy(x)).numpy(), samples, title, d, pdf_label, d_prob, push,
-                       optimal, optimal_label, None, *atoms)
+                       optimal, optimal_label, None, *atoms, target.decimals)
 
 
 def pdf_overlay(data: OverlayData) -> Figure:
@@ -156,7 +158,7 @@ def overlays(panels: list[OverlayData], ncols: int = 2) -> Figure:
 
 def draw_overlay(ax: Axes, data: OverlayData) -> None:
     x, samples, (lo, hi) = data.x, data.samples, (data.x[0], data.x[-1])
-    edges = np.linspace(lo, hi, 121)
+    edges = bin_edges(lo, hi, data.decimals)
     # One stairs artist instead of ax.hist's one rectangle per bar: one artist to build and draw, not hundreds.
     ax.stairs(smooth_density(samples, edges, data.atoms), edges, fill=True, color="tab:orange", alpha=0.45,
               label="generated")
@@ -188,6 +190,17 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
             handles += ax2.plot(x, data.d_star, color="darkgreen", ls=":", lw=1.5, label=label)
             labels.append(label)
     ax.legend(handles, labels, fontsize=8, loc="upper left")
+
+
+def bin_edges(lo: float, hi: float, decimals: int | None, bins: int = 120) -> np.ndarray:
+    """About ``bins`` equal bins over [lo, hi]; for rounded samples, each a whole number of the data's steps centred
+    on them, so that no bin falls between two values and shows a comb that is not there."""
+    if decimals is None:
+        return np.linspace(lo, hi, bins + 1)
+    step = 10.0**-decimals
+    width = step * max(1, math.ceil((hi - lo) / (bins * step)))
+    first = (math.floor(lo / step) - 0.5) * step
+    return np.arange(first, hi + width, width)
 
 
 def smooth_density(samples: np.ndarray, edges: np.ndarray, atoms: np.ndarray | None) -> np.ndarray:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from gan1d.atoms import exact, shares
+from gan1d.atoms import shares
 from gan1d.estimators import moments
 from gan1d.targets import Target
 
@@ -178,7 +178,7 @@ class Evaluator:
             self.nodes = quantile_nodes(target)
 
     def __call__(self, samples: Samples) -> dict[str, float | None]:
-        x = np.sort(_numpy(samples) if self.reference is None else exact(_numpy(samples), self.atoms))
+        x = np.sort(_numpy(samples) if self.reference is None else self.target.as_data(_numpy(samples)))
         w1, ks_ = self._distances(x)
         out = {"w1": w1, "w1_over_std": w1 / self.std, "ks": ks_}
         for k, v in moments(x).items():

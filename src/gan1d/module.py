@@ -252,9 +252,10 @@ class GAN1D(L.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule
         self.set_location_scale(datamodule.loc, datamodule.scale)
-        # The data's atoms are placed exactly by the sampler; the networks learn the rest (gan1d.atoms).
+        # The data's atoms are placed exactly, and its decimals kept, by the sampler; the networks learn a density.
+        target = datamodule.target
         for g in filter(None, (self.generator, self.generator_ema)):
-            g.set_atoms(datamodule.target.atoms.values, datamodule.target.atoms.weights)
+            g.set_support(target.atoms.values, target.atoms.weights, target.decimals)
         # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
         datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0

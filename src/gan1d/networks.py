@@ -93,20 +93,21 @@ class Generator(nn.Module):
     et al. 2018); null: the MLP. ``init_offset``: added to the MLP's output bias at init, in standardised units, so
     the generator starts that far from the target (the vanishing gradients of Goodfellow et al. 2014, section 3).
 
-    ``forward`` is the network, the continuous part training learns; ``draw`` and ``sample`` are the model, the
-    network's values with the ``atoms`` (value, weight) placed exactly beside them (gan1d.atoms; set_atoms)."""
+    ``forward`` is the network, the density training learns; ``draw`` and ``sample`` are the model: the network's
+    values rounded to the data's ``decimals`` (gan1d.rounding), with the data's ``atoms`` (value, weight) placed
+    exactly beside them (gan1d.atoms). set_support sets both from the data."""
 
     def __init__(self, noise: str = "normal", noise_dim: int = 1, hidden: Sequence[int] = (64, 64),
                  activations: str | Sequence[str] = "elu",
                  categories: int = 0, theta: float | None = None, init_offset: float = 0.0,
-                 atoms: Sequence[Sequence[float]] = ()):
+                 atoms: Sequence[Sequence[float]] = (), decimals: int | None = None):
         super().__init__()
         activations = activations if isinstance(activations, str) else [str(a) for a in activations]
         # Plain types only, so checkpoints load with weights_only=True (no OmegaConf ListConfig in here).
         self.config = dict(noise=noise, noise_dim=noise_dim, hidden=[int(h) for h in hidden], activations=activations,
                            categories=categories, theta=None if theta is None else float(theta),
                            init_offset=float(init_offset))
-        self.set_atoms([a[0] for a in atoms], [a[1] for a in atoms])
+        self.set_support([a[0] for a in atoms], [a[1] for a in atoms], decimals)
         self.noise, self.noise_dim, self.categories = noise, noise_dim, categories
         self.net = mlp(noise_dim + categories, list(hidden), activations, 1) if theta is None else Constant(theta)
         if categories and theta is None:
@@ -118,26 +119,34 @@ class Generator(nn.Module):
         self.register_buffer("loc", torch.tensor(0.0))
         self.register_buffer("scale", torch.tensor(1.0))
 
-    def set_atoms(self, values: Sequence[float], weights: Sequence[float]) -> None:
-        """Values to place exactly, each with its share of the samples; the network makes the rest."""
+    def set_support(self, values: Sequence[float], weights: Sequence[float], decimals: int | None) -> None:
+        """The data's own values: atoms to place exactly, each with its share of the samples, and the decimals the
+        network's values are rounded to (None: as they are)."""
         self.config["atoms"] = [[float(v), float(w)] for v, w in zip(values, weights, strict=True)]
+        self.config["decimals"] = decimals
         self.atom_values = torch.tensor([float(v) for v in values])
         self.atom_cdf = torch.tensor([float(w) for w in weights], dtype=torch.float64).cumsum(0)
+        self.decimals = decimals
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.loc + self.scale * self.net(z)
+
+    def continuous(self, z: torch.Tensor) -> torch.Tensor:
+        """The network's values at the data's resolution."""
+        x = self(z)
+        return x if self.decimals is None else torch.round(x, decimals=self.decimals)
 
     def draw(self, z: torch.Tensor) -> torch.Tensor:
         """The model's samples for the noise ``z``: where the first noise value falls in the atoms' share of its
         distribution, an atom (by its weight); elsewhere the network, on that noise value stretched back over the
         whole distribution, so that what the network makes keeps exactly the distribution training gave it."""
         if not len(self.atom_values):
-            return self(z)
+            return self.continuous(z)
         cdf = self.atom_cdf.to(z.device)
         u, share = noise_cdf(self.noise, z[:, :1].double()), cdf[-1]
         atom = u < share
         fresh = noise_quantile(self.noise, ((u - share) / (1 - share)).clamp(0, 1))
-        x = self(torch.cat([torch.where(atom, z[:, :1], fresh.to(z.dtype)), z[:, 1:]], 1))
+        x = self.continuous(torch.cat([torch.where(atom, z[:, :1], fresh.to(z.dtype)), z[:, 1:]], 1))
         which = torch.searchsorted(cdf, u, right=True).clamp(max=len(cdf) - 1)  # the atom whose slice u is in
         return torch.where(atom, self.atom_values.to(x)[which], x)
 
@@ -149,9 +158,9 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, atoms: bool = True) -> torch.Tensor:
-        """``n`` samples of the model; ``atoms=False``: of the network alone (the continuous part)."""
+        """``n`` samples of the model; ``atoms=False``: without the atoms (the continuous part)."""
         z = self.noise_like(n, generator).to(self.loc.device)
-        make = self.draw if atoms else self
+        make = self.draw if atoms else self.continuous
         # In chunks: the hidden layers of 10^8 samples at once would take tens of GB.
         return torch.cat([make(chunk) for chunk in z.split(SAMPLE_CHUNK)]).squeeze(1)
 

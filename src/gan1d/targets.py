@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from gan1d.atoms import NO_ATOMS, RULE, Atoms, find_atoms, shares, without
+from gan1d.atoms import NO_ATOMS, RULE, Atoms, exact, find_atoms, shares, without
 from gan1d.estimators import kde, moments, silverman
 from gan1d.loading import NONFINITE, DataError, read
+from gan1d.rounding import AUTO, at_resolution, decimals_of
 from gan1d.split import Parts, split
 
 # The quantiles that must fit float32 samples: a target beyond them is not one the generator can be trained on.
@@ -78,6 +79,7 @@ class Target:
 
     name = "target"
     atoms = NO_ATOMS  # values the generator places exactly beside what it learns (gan1d.atoms): only data has them
+    decimals = None  # the decimals the generator's samples are rounded to (gan1d.rounding): only data has them
 
     def __init__(self, dist: D.Distribution):
         self.dist = dist
@@ -408,10 +410,13 @@ class Empirical(Target):
     Training draws from the training part, with replacement, through the given generator (so the stream stays
     seeded and resumable). With ``atoms`` the training part's atoms (gan1d.atoms: values repeated far more often than
     a continuous density allows) are set apart: the generator places them exactly with their weights, and training
-    draws from the values left, the continuous part. The run is scored against its ``reference``: the validation
-    part if there is one, else the held-out part, which training never sees; ``pdf`` is the kernel density estimate
-    of the reference's values that are not atoms, for the overlay (which draws the atoms apart), ``cdf`` the
-    reference's empirical cdf, ``quantile`` its inverse, ``moments`` (``mean``, ``std``) its own. The split
+    draws from the values left, the continuous part. With ``decimals`` ("auto": the fewest the training values are
+    written to, gan1d.rounding; null: none) the generator's samples are rounded as the data were.
+
+    The run is scored against its ``reference``: the validation part if there is one, else the held-out part, which
+    training never sees; ``pdf`` is the kernel density estimate of the reference's values that are not atoms, for
+    the overlay (which draws the atoms apart), ``cdf`` the reference's empirical cdf, ``quantile`` its inverse,
+    ``moments`` (``mean``, ``std``) its own. The split
     depends on the values and ``split_seed`` alone, not on the run's seed or the rows' order: every seed of a sweep
     trains on the same part and is scored on the same held-out part.
 
@@ -425,7 +430,8 @@ class Empirical(Target):
     MIN_VALUES = 20  # below this even the values themselves say too little to score a generator by
 
     def __init__(self, path: str | None = None, column: int | str | None = None, holdout: float = 0.2,
-                 nonfinite: str = "drop", split_seed: int = 0, validation: float = 0.0, atoms: bool = True):
+                 nonfinite: str = "drop", split_seed: int = 0, validation: float = 0.0, atoms: bool = True,
+                 decimals: int | str | None = AUTO):
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise BadArgument("path", path, "the data file to learn from (.npy, .csv, .tsv or .txt), e.g. "
                                             "target.path=data.csv")
@@ -442,6 +448,9 @@ class Empirical(Target):
         if not isinstance(atoms, bool):
             raise BadArgument("atoms", atoms, "true (values repeated far more often than a continuous density allows "
                                               "are placed exactly) or false (the generator learns them as it can)")
+        if not (decimals in (AUTO, None) or (isinstance(decimals, int) and not isinstance(decimals, bool))):
+            raise BadArgument("decimals", decimals, "auto (the fewest decimals the training values are written to), "
+                                                    "null (samples as the network makes them) or a whole number")
         split_seed = integer("split_seed", split_seed, 0)
         data = read(path, column, nonfinite)
         where, n = f"target.path={path}", len(data.values)
@@ -468,6 +477,7 @@ class Empirical(Target):
                             f"{len(parts.train)} training values all round to {low:g}): shift them to near 0, or "
                             "scale them, so that their spread shows")
         self.atoms = find_atoms(parts.train) if atoms else NO_ATOMS
+        self.decimals = decimals_of(parts.train) if decimals == AUTO else decimals
         continuous = without(parts.train, self.atoms)
         if len(self.atoms.values):
             check_continuous(where, continuous, self.atoms)
@@ -481,7 +491,8 @@ class Empirical(Target):
                        "split_seed": split_seed, "holdout": holdout, "validation": validation,
                        "regime": self.regime, "parts": {k: len(v) for k, v in parts._asdict().items()},
                        "scored_against": self.scored_against,
-                       "atoms": self.atoms.record(), "atom_rule": RULE if atoms else "none looked for (atoms=false)"}
+                       "atoms": self.atoms.record(), "atom_rule": RULE if atoms else "none looked for (atoms=false)",
+                       "decimals": self.decimals, "decimals_given": decimals}
         self._train = torch.from_numpy(continuous).float()
         # The overlay's density is the reference's continuous part (its atoms are drawn apart, as spikes).
         self._smooth = without(self.reference, self.atoms)
@@ -509,6 +520,10 @@ class Empirical(Target):
         name = {"validation": "validation data", "test": "held-out data", "train": "data"}[self.reference_part]
         atoms = ", atoms apart" if len(self.atoms.values) else ""
         return f"{name} (KDE of {len(self._smooth)} values{atoms})"
+
+    def as_data(self, x: np.ndarray) -> np.ndarray:
+        """The generator's float32 samples read as the data's values: its atoms and its decimals exactly."""
+        return at_resolution(exact(x, self.atoms.values), self.decimals)
 
     def atom_shares(self) -> np.ndarray:
         """Each atom's share of the reference part."""
