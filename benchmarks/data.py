@@ -20,7 +20,9 @@ gan1d scores a data run. The methods, seeds 0..N-1 each:
 - floor: the training part itself against the held-out part (what a perfect copy of the training data scores).
 
 Scores: W1/sd (two-sample W1 over the held-out part's sd), KS, the share of samples outside the training part's
-range, and wall time (fit and sample). The goal for gan1d corrected: within 1.1x the W1/sd floor and 1.2x the KS
+range, and wall time (fit and sample). Every method's samples are read at the column's decimals (gan1d.rounding),
+as gan1d writes its own, so that none pays in KS for smoothing over the steps of rounded data; only gan1d places
+atoms (gan1d.atoms). The goal for gan1d corrected: within 1.1x the W1/sd floor and 1.2x the KS
 floor on every column and seed, judged on both (W1/sd alone is ruled by the tails of a skewed column). Writes
 NAME.json, NAME.md and NAME_overlays.png (every method on three columns).
 """
@@ -127,6 +129,8 @@ def fit_peer(job: dict) -> dict | None:
     on disk is scored again (its wall time kept beside them, or None where it was not kept)."""
     import torch
 
+    from gan1d.rounding import at_resolution
+
     torch.set_num_threads(1)
     train, held_out = split(Path(job["path"]))
     samples_file, wall_file = Path(job["samples"]), Path(job["samples"]).with_suffix(".wall.json")
@@ -141,6 +145,8 @@ def fit_peer(job: dict) -> dict | None:
         wall_file.write_text(json.dumps({"wall_s": wall}))
     else:
         return None
+    # Read at the column's decimals, as gan1d writes its own samples: no method pays for smoothing the staircase.
+    samples = at_resolution(np.asarray(samples, dtype=np.float64), column_target(Path(job["path"])).decimals)
     return {**{k: job[k] for k in ("method", "column", "seed", "samples")}, "wall_s": wall,
             **scores(samples, train, held_out)}
 

@@ -10,7 +10,7 @@ import torch
 from gan1d import correction
 from gan1d.atoms import MIN_COUNT, RATIO, exact, find_atoms
 from gan1d.correction import Fit
-from gan1d.figures import overlay_data, smooth_density
+from gan1d.figures import bin_edges, overlay_data, pdf_overlay, smooth_density
 from gan1d.loading import DataError
 from gan1d.metrics import Evaluator, ks_two_sample
 from gan1d.networks import Generator
@@ -151,3 +151,53 @@ def test_the_overlay_draws_atoms_apart(rain_run, tmp_path):
     edges = np.linspace(data.x[0], data.x[-1], 121)
     area = smooth_density(x, edges, data.atoms).sum() * (edges[1] - edges[0])
     assert area == pytest.approx(np.mean((x != 0) & (x >= edges[0]) & (x <= edges[-1])), abs=1e-6)
+    # Drawn: the generated histogram on bins that hold whole tenths, the atom a labelled line.
+    from matplotlib.patches import StepPatch
+
+    ax = pdf_overlay(data).axes[0]
+    generated = next(p for p in ax.patches if isinstance(p, StepPatch))
+    assert np.allclose(generated.get_data().edges, bin_edges(data.x[0], data.x[-1], 1))
+    assert any(line.get_label().startswith("atom 0: ") for line in ax.get_lines())
+
+
+def test_d_star_is_left_out_for_a_column_with_atoms(rain_run):
+    """D sees the continuous part only; the target's pdf is the whole column's, so there is no D* to draw or gap."""
+    _, run_dir = rain_run
+    assert "d_star_gap" not in json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_a_run_from_before_atoms_is_read_as_it_was_trained(rain_run, tmp_path):
+    """A checkpoint whose generator carries no atoms was trained on the whole column: the correction and the scores
+    must not set its atom apart, nor round its samples."""
+    import shutil
+
+    from gan1d.evaluate import trained_target
+
+    _, run_dir = rain_run
+    old = shutil.copytree(run_dir, tmp_path / "old")
+    ckpt = old / "checkpoints" / "last.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    for key in ("atoms", "decimals"):
+        del state["gan1d_generator"]["config"][key]
+    torch.save(state, ckpt)
+    node = trained_target(ckpt)
+    assert node.atoms is False and node.decimals is None
+    assert trained_target(run_dir / "checkpoints" / "last.ckpt").get("atoms", True) is True
+
+
+def test_the_correction_takes_atoms_by_the_noise_not_by_value():
+    """A network value that rounds onto the atom is the network's, not the atom's: the corrected column keeps the
+    atom's weight plus the network's own share there, not that share twice."""
+    torch.manual_seed(0)
+    g = Generator()
+    raw = g.sample(10_000)
+    g.scale.fill_(0.1 / raw.std().item())  # the network's values spread 0.1 about 0: about 40% round to 0.0
+    g.loc.fill_(-raw.mean().item() * g.scale.item())
+    g.set_support([0.0], [0.4], 1)
+    own = torch.mean((g.sample(100_000, torch.Generator().manual_seed(1), atoms=False) == 0).float()).item()
+    assert 0.2 < own < 0.6
+    keep_all = correction.Correction(correction.OddsNet(4, 1.0, 4, 0), log_bound=0.0, record={})
+    torch.nn.init.zeros_(keep_all.odds.net[-1].weight)
+    torch.nn.init.zeros_(keep_all.odds.net[-1].bias)  # log p/q = 0 = log M: every draw kept
+    x, acceptance = keep_all.sample(g, 100_000, torch.Generator().manual_seed(2))
+    assert acceptance == 1 and torch.mean((x == 0).float()).item() == pytest.approx(0.4 + 0.6 * own, abs=0.01)

@@ -40,17 +40,16 @@ def d_reading(pl_module):
 
 def d_star_parts(pl_module):
     """(the generator D is trained against, its samples on the evaluation noise) where D's optimum is p / (p + q)
-    (gan1d.optimal: a per-sample D under a loss that has one), else None. The trained generator, not the weight
-    average: it is the one D faces."""
+    (gan1d.optimal: a per-sample D under a loss that has one), else None. The trained network, not the weight
+    average and not the model's samples (rounded, with atoms): it is the one D faces. None for a column with atoms:
+    D sees its continuous part only, and the target's pdf is the whole column's."""
     from gan1d.optimal import LOSSES_WITH_D_STAR
 
-    if pl_module.preprocessor.pack != 1 or pl_module.loss_name not in LOSSES_WITH_D_STAR:
+    if (pl_module.preprocessor.pack != 1 or pl_module.loss_name not in LOSSES_WITH_D_STAR
+            or len(pl_module.trainer.datamodule.target.atoms.values)):
         return None
-    if pl_module.generator_ema is None:
-        samples = pl_module.evaluation_samples()
-    else:
-        with torch.no_grad():
-            samples = pl_module.generator(pl_module.trainer.datamodule.eval_noise.to(pl_module.device)).squeeze(1)
+    with torch.no_grad():
+        samples = pl_module.generator(pl_module.trainer.datamodule.eval_noise.to(pl_module.device)).squeeze(1)
     return pl_module.generator, samples.cpu().numpy()
 
 

@@ -31,7 +31,7 @@ from torch import nn
 from gan1d.build import build_target
 from gan1d.evaluate import check_unchanged, run_dir_of, trained_target
 from gan1d.files import atomic_path
-from gan1d.networks import Generator
+from gan1d.networks import SAMPLE_CHUNK, Generator
 from gan1d.sample import SampleError, checkpoint_path, load_generator
 from gan1d.targets import Target
 
@@ -87,9 +87,10 @@ class Correction:
     @torch.no_grad()
     def sample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
         x, acceptance = self.resample(generator, n, rng)
-        if len(generator.atom_values):  # the atoms keep their exact weights: placed as the generator places them
-            placed = generator.sample(n, rng)
-            x = torch.where(generator.is_atom(placed), placed, x)
+        if len(generator.atom_values):  # the atoms keep their exact weights: drawn as the generator draws them
+            z = generator.noise_like(n, rng)
+            placed = torch.cat([generator.draw(chunk) for chunk in z.split(SAMPLE_CHUNK)]).squeeze(1)
+            x = torch.where(generator.drew_atom(z), placed, x)
         return x, acceptance
 
     def resample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
@@ -178,19 +179,21 @@ class Corrected:
     def draw(self, raw: np.ndarray, kept: np.ndarray, draws: int = 1_000_000) -> Path:
         """RUN/correction.png: the target, the generated (``raw``) and corrected (``kept``) samples, over the
         classifier's log p/q against the one measured from ``draws`` generated samples. Returns its path."""
-        from gan1d.figures import correction_figure, overlay_data, to_png
+        from gan1d.figures import bin_edges, correction_figure, overlay_data, smooth_density, to_png
 
         data = overlay_data(self.target, raw, "the discriminator's correction")._replace(corrected=kept)
-        edges = np.linspace(data.x[0], data.x[-1], len(data.x) + 1)
+        # q as the overlay draws it: the continuous part's density, on bins that hold whole steps of rounded data.
+        edges = bin_edges(data.x[0], data.x[-1], data.decimals, bins=len(data.x))
+        centres = (edges[:-1] + edges[1:]) / 2
         generated = self.generator.sample(draws, torch.Generator().manual_seed(1)).numpy()
-        q, _ = np.histogram(generated, bins=edges, density=True)
+        q, p = smooth_density(generated, edges, data.atoms), self.target.pdf(torch.from_numpy(centres)).numpy()
         with np.errstate(divide="ignore"):
-            log_ratio = np.where(q > 0, np.log(data.pdf) - np.log(q), np.nan)
+            log_ratio = np.where(q > 0, np.log(p) - np.log(q), np.nan)
         with torch.no_grad():
             log_odds = self.correction.odds(torch.from_numpy(data.x).float()).numpy()
         out = self.run_dir / "correction.png"
         with atomic_path(out) as tmp:
-            tmp.write_bytes(to_png(correction_figure(data, log_odds, log_ratio, self.correction.log_bound)))
+            tmp.write_bytes(to_png(correction_figure(data, log_odds, (centres, log_ratio), self.correction.log_bound)))
         return out
 
 

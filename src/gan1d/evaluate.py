@@ -24,7 +24,7 @@ from gan1d.build import build_target, checked_target
 from gan1d.errors import ConfigError
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
-from gan1d.sample import SampleError, checkpoint_path, parse_args, sample
+from gan1d.sample import SampleError, checkpoint_path, parse_args, sample, saved_generator
 from gan1d.targets import Target
 
 USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALUE ...] [n=20000] [seed=0] "
@@ -88,6 +88,8 @@ def trained_target(ckpt: str | os.PathLike) -> DictConfig:
     node = OmegaConf.load(saved).target
     if node.get("path") and (record := data_record(run_dir)) is not None:
         node.path = record["path"]
+    if node.get("path") and "atoms" not in saved_generator(ckpt)["config"]:
+        node.atoms, node.decimals = False, None  # trained before gan1d set atoms apart and kept decimals: as it was
     return node
 
 

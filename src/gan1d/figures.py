@@ -123,15 +123,17 @@ def overlay_png(data: OverlayData) -> bytes:
     return to_png(pdf_overlay(data))
 
 
-def correction_figure(data: OverlayData, log_odds: np.ndarray, log_ratio: np.ndarray, log_bound: float) -> Figure:
-    """The overlay with the corrected samples beside the generated ones, over the classifier's log p/q against the
-    one measured from the generator's samples (``log_ratio``, NaN where it made none), with the log of the bound M."""
+def correction_figure(data: OverlayData, log_odds: np.ndarray, log_ratio: tuple[np.ndarray, np.ndarray],
+                      log_bound: float) -> Figure:
+    """The overlay with the corrected samples beside the generated ones, over the classifier's log p/q at ``data.x``
+    against the one measured from the generator's samples (``log_ratio``: bin centres and values, NaN where it made
+    none), with the log of the bound M."""
     fig = Figure(figsize=(7, 5.6), dpi=100)
     fig.subplots_adjust(left=0.1, right=0.95, bottom=0.09, top=0.94, hspace=0.08)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.6]})
     draw_overlay(top, data)
     top.set_xlabel("")
-    bottom.plot(data.x, log_ratio, color="tab:blue", lw=1.5, label="log p/q: exact pdf over a histogram of G")
+    bottom.plot(*log_ratio, color="tab:blue", lw=1.5, label="log p/q: exact pdf over a histogram of G")
     bottom.plot(data.x, log_odds, color="black", lw=1, label="log odds of the fitted classifier")
     bottom.axhline(log_bound, color="tab:red", ls=":", lw=1, label="log M: kept with probability 1 above")
     bottom.set_ylim(-6, log_bound + 3)  # below odds of e^-6 a draw is all but never kept

@@ -142,16 +142,26 @@ class Generator(nn.Module):
         whole distribution, so that what the network makes keeps exactly the distribution training gave it."""
         if not len(self.atom_values):
             return self.continuous(z)
-        cdf = self.atom_cdf.to(z.device)
-        u, share = noise_cdf(self.noise, z[:, :1].double()), cdf[-1]
-        atom = u < share
-        fresh = noise_quantile(self.noise, ((u - share) / (1 - share)).clamp(0, 1))
+        u, cdf = self._share_of_noise(z)
+        atom, share = u < cdf[-1], cdf[-1]
+        # (u - share) / (1 - share) is uniform again on the rest; 1 itself would be an infinite normal noise value.
+        fresh = noise_quantile(self.noise, ((u - share) / (1 - share)).clamp(0, 1 - torch.finfo(u.dtype).eps))
         x = self.continuous(torch.cat([torch.where(atom, z[:, :1], fresh.to(z.dtype)), z[:, 1:]], 1))
         which = torch.searchsorted(cdf, u, right=True).clamp(max=len(cdf) - 1)  # the atom whose slice u is in
         return torch.where(atom, self.atom_values.to(x)[which], x)
 
-    def is_atom(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.isin(x, self.atom_values.to(x))
+    def drew_atom(self, z: torch.Tensor) -> torch.Tensor:
+        """Which of the noise draws ``z`` draw makes atoms (by the noise: a network value may round onto one)."""
+        if not len(self.atom_values):
+            return torch.zeros(len(z), dtype=torch.bool, device=z.device)
+        u, cdf = self._share_of_noise(z)
+        return (u < cdf[-1]).squeeze(1)
+
+    def _share_of_noise(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first noise value as the share of the noise below it, and the atoms' cumulative weights, in float64
+        where the device has it (Apple's GPUs do not)."""
+        precise = torch.float32 if z.device.type == "mps" else torch.float64
+        return noise_cdf(self.noise, z[:, :1].to(precise)), self.atom_cdf.to(z.device, precise)
 
     def noise_like(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return sample_noise(self.noise, n, self.noise_dim, generator, self.categories)

@@ -51,16 +51,28 @@ def checkpoint_path(path: str | os.PathLike, key: str = "ckpt") -> Path:
     return path
 
 
-def load_generator(path: str | os.PathLike) -> Generator:
+def saved_generator(path: str | os.PathLike) -> dict:
+    """The generator a checkpoint keeps for sampling: its config and weights, as saved."""
     path = checkpoint_path(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        saved = ckpt["gan1d_generator"]
+        return torch.load(path, map_location="cpu", weights_only=True)["gan1d_generator"]
+    except Exception as err:
+        raise not_a_checkpoint(path, err) from None
+
+
+def load_generator(path: str | os.PathLike) -> Generator:
+    saved = saved_generator(path)
+    try:
         generator = Generator(**saved["config"])
         generator.load_state_dict(saved["state_dict"])
-    except Exception as err:  # a truncated, foreign or tampered file: say which, not where it broke inside torch
-        raise SampleError(f"ckpt={path}: not a gan1d checkpoint ({type(err).__name__})") from None
+    except Exception as err:
+        raise not_a_checkpoint(checkpoint_path(path), err) from None
     return generator.eval()
+
+
+def not_a_checkpoint(path: Path, err: Exception) -> SampleError:
+    # A truncated, foreign or tampered file: say which, not where it broke inside torch.
+    return SampleError(f"ckpt={path}: not a gan1d checkpoint ({type(err).__name__})")
 
 
 def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False,
