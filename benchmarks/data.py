@@ -171,7 +171,12 @@ def _ctgan(train: np.ndarray, seed: int) -> np.ndarray:
     model = CTGAN(enable_gpu=False)
     model.set_random_state(seed)
     model.fit(pd.DataFrame({"x": train}))
-    return model.sample(N_SAMPLES)["x"].to_numpy(dtype=float)
+    samples = model.sample(N_SAMPLES)["x"].to_numpy(dtype=float)
+    # CTGAN transforms through joblib, whose idle workers outlive the fit by 300 s and hold this process open.
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    return samples
 
 
 def _isj_kde(train: np.ndarray, seed: int) -> np.ndarray:
