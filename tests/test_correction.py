@@ -119,20 +119,3 @@ def test_a_changed_data_file_is_refused_unless_allowed(make_cfg, tmp_path):
     assert not (tmp_path / FILE).exists()
     assert sample(tmp_path, 10, correct=True, allow_changed=True).shape == (10,)
 
-
-
-def test_a_data_column_caps_the_frequencies_at_what_its_values_can_show(tmp_path):
-    """300 values show no structure finer than about Silverman's bandwidth: frequencies above 1 / that width would
-    fit the sample's own bumps. A formula, with draws without end, keeps the full bandwidth."""
-    from gan1d.estimators import silverman
-    from gan1d.targets import Empirical
-
-    x = np.random.default_rng(0).normal(size=300)
-    np.save(tmp_path / "x.npy", x)
-    data, quick = Empirical(path=str(tmp_path / "x.npy")), Fit(samples=2000, steps=5)
-    train = data.train.astype(np.float32).astype(np.float64)
-    cap = 1 / (silverman(train) / train.std())
-    capped = correction.fit(Drawn(Gaussian(0, 1.5)), data, quick)
-    assert capped.record["fit"]["bandwidth"] == pytest.approx(cap, rel=1e-6) and cap < 4
-    assert capped.odds.frequencies.std() < 2 * cap
-    assert correction.fit(Drawn(Gaussian(0, 1.5)), Gaussian(0, 1), quick).record["fit"]["bandwidth"] == 16

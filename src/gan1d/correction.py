@@ -20,7 +20,7 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,6 @@ class Fit:
     lr: float = 3e-3  # Adam's rate, falling linearly to 0
     features: int = 64  # random Fourier features
     bandwidth: float = 16.0  # sd of their frequencies, per standardised unit: resolves widths down to ~1/bandwidth
-    data_cap: float = 1.0  # for data, bandwidth at most this over Silverman's (in sd): n values show nothing finer
     hidden: int = 64  # width of the MLP's two hidden layers
     bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
     seed: int = 0
@@ -109,8 +108,6 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
     """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws. Both
     sides are continuous parts: a data target's atoms are set apart in training and placed exactly by the generator."""
     start = time.perf_counter()
-    # Finer frequencies than a sample of n values can show would fit that sample's own bumps.
-    how = replace(how, bandwidth=min(how.bandwidth, how.data_cap / width)) if (width := target.finest_width()) else how
     rng = torch.Generator().manual_seed(how.seed)
     real = target.sample(how.samples, rng).float()
     fake = generator.sample(how.samples, rng, atoms=False)

@@ -97,10 +97,6 @@ class Target:
                                        f"quantiles, {lo:.4g} and {hi:.4g}, must lie within +-{FLOAT32_LIMIT:g} and "
                                        f"at least {FLOAT32_RESOLUTION:g} x their size apart")
 
-    def finest_width(self) -> float:
-        """The finest width, in sds, that the samples training draws from can show: 0 for a formula (no limit)."""
-        return 0.0
-
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         u = torch.rand(n, generator=generator, dtype=torch.float64)
         # Keep u away from 0 and 1 where icdf is infinite.
@@ -524,11 +520,6 @@ class Empirical(Target):
         name = {"validation": "validation data", "test": "held-out data", "train": "data"}[self.reference_part]
         atoms = ", atoms apart" if len(self.atoms.values) else ""
         return f"{name} (KDE of {len(self._smooth)} values{atoms})"
-
-    def finest_width(self) -> float:
-        # Silverman's bandwidth of the values training draws from, in their sds.
-        values = self._train.double().numpy()
-        return silverman(values) / values.std()
 
     def as_data(self, x: np.ndarray) -> np.ndarray:
         """The generator's float32 samples read as the data's values: its atoms and its decimals exactly."""
