@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gan1d import correction
-from gan1d.atoms import MIN_COUNT, RATIO, exact, find_atoms
+from gan1d.atoms import MIN_COUNT, NO_ATOMS, RATIO, exact, find_atoms
 from gan1d.correction import Fit
 from gan1d.figures import bin_edges, overlay_data, pdf_overlay, smooth_density
 from gan1d.loading import DataError
@@ -201,3 +201,32 @@ def test_the_correction_takes_atoms_by_the_noise_not_by_value():
     torch.nn.init.zeros_(keep_all.odds.net[-1].bias)  # log p/q = 0 = log M: every draw kept
     x, acceptance = keep_all.sample(g, 100_000, torch.Generator().manual_seed(2))
     assert acceptance == 1 and torch.mean((x == 0).float()).item() == pytest.approx(0.4 + 0.6 * own, abs=0.01)
+
+
+def test_the_data_density_leaves_the_atoms_out(tmp_path):
+    """The overlay's density is the continuous part's, weighted by its share: the atoms are drawn apart."""
+    np.save(tmp_path / "rain.npy", rainfall())
+    target = Empirical(path=str(tmp_path / "rain.npy"))
+    x = np.linspace(-20, 80, 20_001)
+    area = target.pdf(torch.from_numpy(x)).numpy().sum() * (x[1] - x[0])
+    assert area == pytest.approx(1 - target.atom_shares().sum(), abs=0.005)
+
+
+def test_d_star_is_computed_on_the_network_d_faces():
+    """Not on the model's samples, which are rounded (and would be even with no weight average to pick from)."""
+    from types import SimpleNamespace
+
+    from gan1d.callbacks import d_star_parts
+
+    torch.manual_seed(0)
+    g = Generator()
+    g.set_support([], [], 0)  # whole numbers
+    noise = g.noise_like(1000, torch.Generator().manual_seed(1))
+    module = SimpleNamespace(preprocessor=SimpleNamespace(pack=1), loss_name="non_saturating", generator=g,
+                             generator_ema=None, device=torch.device("cpu"),
+                             evaluation_samples=lambda: g.draw(noise).squeeze(1),
+                             trainer=SimpleNamespace(datamodule=SimpleNamespace(target=Empirical.__new__(Empirical),
+                                                                                eval_noise=noise)))
+    module.trainer.datamodule.target.atoms = NO_ATOMS
+    _, samples = d_star_parts(module)
+    assert np.array_equal(samples, g(noise).squeeze(1).detach().numpy())

@@ -263,3 +263,20 @@ def test_report_scale_benchmark_smoke(tmp_path, capsys):
     assert "| one_key | seed, 150 values |" in capsys.readouterr().out
     saved = json.loads((tmp_path / "report_scale.json").read_text())
     assert saved["runs"] == 150 and "commit" in saved["machine"]
+
+
+def test_data_benchmark_reads_a_peer_at_the_column_s_decimals(tmp_path):
+    """A rounded column: the peer's saved samples are continuous, its scores are theirs rounded as the data are."""
+    import data
+    import numpy as np
+
+    from gan1d.metrics import ks_two_sample
+
+    np.save(tmp_path / "x.npy", np.round(np.random.default_rng(0).normal(170, 10, 400)))
+    job = {"method": "kde", "column": "x", "seed": 0, "path": str(tmp_path / "x.npy"), "reuse": False, "fit": True,
+           "samples": str(tmp_path / "kde.npy")}
+    row = data.fit_peer(job)
+    raw = np.load(tmp_path / "kde.npy")
+    _, held_out = data.split(tmp_path / "x.npy")
+    assert row["ks"] == pytest.approx(ks_two_sample(np.round(raw), held_out))
+    assert row["ks"] < ks_two_sample(raw, held_out)

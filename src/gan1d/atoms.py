@@ -27,10 +27,6 @@ class Atoms(NamedTuple):
     def weights(self) -> np.ndarray:
         return self.counts / max(self.total, 1)
 
-    @property
-    def share(self) -> float:
-        return float(self.counts.sum()) / max(self.total, 1)
-
     def record(self) -> list[dict]:
         """For data.json: each atom's value, count and weight."""
         return [{"value": float(v), "count": int(c), "weight": float(w)}
@@ -71,7 +67,7 @@ def shares(x: np.ndarray, values: np.ndarray) -> np.ndarray:
 def exact(x: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``x`` with every float32 rendering of an atom put back to the atom's own value, so that two-sample scores
     meet the data's atoms where they are."""
-    x = np.array(x, dtype=np.float64)
+    x, rendered = np.array(x, dtype=np.float64), np.float32(x)
     for v in values:
-        x[np.float32(x) == np.float32(v)] = v
+        x[rendered == np.float32(v)] = v
     return x

@@ -167,10 +167,10 @@ def draw_overlay(ax: Axes, data: OverlayData) -> None:
     if data.corrected is not None:
         ax.stairs(smooth_density(data.corrected, edges, data.atoms), edges, color="black", lw=1.2,
                   label="corrected (resampled by p/q)")
-    for value, share in zip(*(() if data.atoms is None else (data.atoms, data.atom_shares)), strict=True):
-        made = shares(samples, [value])[0]
-        ax.axvline(value, color="tab:purple", ls="--", lw=1.5,
-                   label=f"atom {value:g}: {share:.1%} of the data, {made:.1%} generated")
+    if data.atoms is not None:
+        for value, share, made in zip(data.atoms, data.atom_shares, shares(samples, data.atoms), strict=True):
+            ax.axvline(value, color="tab:purple", ls="--", lw=1.5,
+                       label=f"atom {value:g}: {share:.1%} of the data, {made:.1%} generated")
     ax.plot(x, data.pdf, color="tab:blue", lw=2, label=data.pdf_label)
     mu, sd = samples.mean(), max(samples.std(), 1e-12)
     fitted = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))

@@ -143,7 +143,8 @@ class Generator(nn.Module):
         if not len(self.atom_values):
             return self.continuous(z)
         u, cdf = self._share_of_noise(z)
-        atom, share = u < cdf[-1], cdf[-1]
+        share = cdf[-1]
+        atom = u < share
         # (u - share) / (1 - share) is uniform again on the rest; 1 itself would be an infinite normal noise value.
         fresh = noise_quantile(self.noise, ((u - share) / (1 - share)).clamp(0, 1 - torch.finfo(u.dtype).eps))
         x = self.continuous(torch.cat([torch.where(atom, z[:, :1], fresh.to(z.dtype)), z[:, 1:]], 1))

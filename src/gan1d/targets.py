@@ -416,9 +416,9 @@ class Empirical(Target):
     The run is scored against its ``reference``: the validation part if there is one, else the held-out part, which
     training never sees; ``pdf`` is the kernel density estimate of the reference's values that are not atoms, for
     the overlay (which draws the atoms apart), ``cdf`` the reference's empirical cdf, ``quantile`` its inverse,
-    ``moments`` (``mean``, ``std``) its own. The split
-    depends on the values and ``split_seed`` alone, not on the run's seed or the rows' order: every seed of a sweep
-    trains on the same part and is scored on the same held-out part.
+    ``moments`` (``mean``, ``std``) its own. The split depends on the values and ``split_seed`` alone, not on the
+    run's seed or the rows' order: every seed of a sweep trains on the same part and is scored on the same held-out
+    part.
 
     A sample too small for parts of MIN_PART values (the ``small`` regime, from MIN_VALUES values) is trained on
     whole and scored against itself, beside a bootstrap floor (gan1d.metrics.DataScores). ``record`` is what the
