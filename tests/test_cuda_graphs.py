@@ -72,9 +72,9 @@ def test_the_static_iteration_trains_bit_for_bit_as_the_eager_path(make_cfg, tmp
     static, static_probe = run(make_cfg, tmp_path / "static", *RECIPES[recipe])
     assert eager_probe.static is None and isinstance(static_probe.static, StaticIteration)
     assert not static_probe.static.captured  # nothing to capture on a CPU: the same step, run eagerly
-    # Weights, optimizer states (learning rates saved as plain numbers), Lightning's step count and loop state.
+    # Weights, optimizer states (learning rates saved as plain numbers), the iteration count and loop state.
     assert_same(static, eager)
-    assert static["global_step"] == 40 * (5 + 1 if recipe == "wgan_gp" else 3)
+    assert static["gan1d_iteration"] == 40
     assert static_probe.latest == eager_probe.latest  # every logged value and score
     assert static_probe.leaves and eager_probe.leaves  # the weight average is updated outside autograd
 
@@ -87,7 +87,7 @@ def test_a_static_run_stopped_mid_batch_resumes_bit_for_bit(make_cfg, tmp_path, 
         run(make_cfg, cut, *recipe, "+callbacks.kill._target_=helpers.SignalAt", "+callbacks.kill.iteration=10")
     assert json.loads((cut / "metrics.json").read_text())["steps"] == 11
     stopped = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)
-    assert stopped["global_step"] == 33
+    assert stopped["gan1d_iteration"] == 11
     assert [type(s["param_groups"][0]["lr"]) for s in stopped["optimizer_states"]] == [float, float]
     resumed, _ = run(make_cfg, tmp_path / "resumed", *recipe, f"ckpt_path={cut}")
     assert_same(resumed["state_dict"], whole["state_dict"])
@@ -107,7 +107,7 @@ def test_a_nan_stops_a_static_run_at_its_log_point(make_cfg, tmp_path, static_on
         train(make_cfg("steps=60", "checkpoint_every=10", "iterations_per_batch=5", *QUICK, f"run_dir={tmp_path}",
                        "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
     assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "diverged"
-    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 60
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["gan1d_iteration"] == 20
 
 
 class BackwardHook(L.Callback):

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -149,7 +150,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_cfg, tmp_pat
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "diverged" and "iterations 21 and 30" in record["reason"]
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 60  # iteration 20: the last one before the NaN
+    assert ckpt["gan1d_iteration"] == 20  # the last one before the NaN
     assert_weights_of_a_clean_run(ckpt, make_cfg("steps=20", "iterations_per_batch=5", *CONSTANT_LR,
                                                  f"run_dir={tmp_path / 'clean'}"))
 
@@ -218,8 +219,7 @@ def test_interrupted_run_resumes_bit_identical(make_cfg, tmp_path, uninterrupted
                        "+callbacks.kill._target_=helpers.SignalInIteration", "+callbacks.kill.iteration=13"))
     record = json.loads((cut / "metrics.json").read_text())
     assert record["status"] == "interrupted" and record["steps"] == 13
-    d_steps = {"wgan_gp": 5, "basic": 1}.get(recipe, 2)
-    assert torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 13 * (d_steps + 1)
+    assert torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)["gan1d_iteration"] == 13
     finished = train(make_cfg(*RECIPES[recipe], *SHORT, f"run_dir={resumed}", f"ckpt_path={cut}"))
     assert finished["status"] == "ok" and finished["steps"] == 30
     assert_same_weights(final_weights(resumed), uninterrupted(recipe))
@@ -232,6 +232,46 @@ def test_a_finished_run_trains_longer(make_cfg, tmp_path, uninterrupted, recipe)
     record = train(make_cfg(*RECIPES[recipe], *CONSTANT_LR, *SHORT, f"run_dir={longer}", f"ckpt_path={short}"))
     assert record["status"] == "ok" and record["steps"] == 30
     assert_same_weights(final_weights(longer), uninterrupted(recipe, *CONSTANT_LR))
+
+
+def test_a_checkpoint_without_gan1d_s_iteration_count_resumes_where_it_stopped(make_cfg, tmp_path, uninterrupted):
+    """A checkpoint written before gan1d counted its iterations itself: Lightning's count of the optimizer steps
+    (d_steps + g_steps an iteration) says where it stopped."""
+    cut = tmp_path / "cut"
+    with pytest.raises(SystemExit):  # through Lightning's wrappers (the callback's hook), so global_step counts
+        train(make_cfg(*SHORT, f"run_dir={cut}", "+callbacks.kill._target_=helpers.SignalInIteration",
+                       "+callbacks.kill.iteration=13"))
+    path = cut / "checkpoints" / "last.ckpt"
+    old = torch.load(path, weights_only=True)
+    assert old.pop("gan1d_iteration") == 13 and old["global_step"] == 13 * 3
+    torch.save(old, path)
+    record = train(make_cfg(*SHORT, f"run_dir={tmp_path / 'resumed'}", f"ckpt_path={cut}"))
+    assert record["status"] == "ok" and record["steps"] == 30
+    assert_same_weights(final_weights(tmp_path / "resumed"), uninterrupted("non_saturating+R1"))
+
+
+class StopAt(L.Callback):
+    """A user's callback that ends training early through Lightning's public flag."""
+
+    def __init__(self, iteration: int):
+        self.iteration = iteration
+
+    def on_train_batch_end(self, trainer, pl_module, *args):
+        if pl_module.iteration >= self.iteration:
+            trainer.should_stop = True
+
+
+def test_a_run_resumed_at_its_end_trains_nothing_and_one_ended_early_says_so(make_cfg, tmp_path, caplog):
+    done = tmp_path / "done"
+    train(make_cfg(*SHORT, f"run_dir={done}"))
+    with caplog.at_level("WARNING", logger="gan1d"):
+        again = train(make_cfg(*SHORT, f"run_dir={tmp_path / 'again'}", f"ckpt_path={done}"))
+    assert again["status"] == "ok" and again["steps"] == 30 and "training ended" not in caplog.text
+    assert not (tmp_path / "again" / "checkpoints").exists()  # no iteration, nothing to save
+    with caplog.at_level("WARNING", logger="gan1d"):
+        train(make_cfg(*SHORT, f"run_dir={tmp_path / 'early'}", "+callbacks.stop._target_=test_reliability.StopAt",
+                       "+callbacks.stop.iteration=10"))
+    assert "training ended at iteration 10 of steps=30" in caplog.text
 
 
 def test_training_longer_follows_the_longer_runs_rate_schedule(make_cfg, tmp_path):
@@ -255,7 +295,7 @@ def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_good_checkpoint(make_c
                        "+callbacks.kill.count=2"))
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == "interrupted" and "last one written before" in record["reason"]
-    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 30  # iteration 10
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["gan1d_iteration"] == 10
 
 
 def test_sigterm_through_the_cli_writes_a_checkpoint(tmp_path):
@@ -273,7 +313,7 @@ def test_sigterm_through_the_cli_writes_a_checkpoint(tmp_path):
     record = json.loads((run / "metrics.json").read_text())
     assert record["status"] == "interrupted" and 50 <= record["steps"] < 100000
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 3 * record["steps"]
+    assert ckpt["gan1d_iteration"] == record["steps"]
 
 
 def test_a_writer_killed_half_way_leaves_the_old_file_whole(tmp_path):
@@ -377,7 +417,7 @@ def test_a_checkpoint_is_never_written_from_nan_weights(make_cfg, tmp_path):
         train(make_cfg("steps=60", "iterations_per_batch=5", "log_every=20", "checkpoint_every=10", *QUICK,
                        *CONSTANT_LR, "+callbacks.poison._target_=helpers.PoisonAt", "+callbacks.poison.iteration=25"))
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 60  # iteration 20, before the NaN
+    assert ckpt["gan1d_iteration"] == 20  # before the NaN
     assert_weights_of_a_clean_run(ckpt, make_cfg("steps=20", "iterations_per_batch=5", "log_every=20", *QUICK,
                                                  *CONSTANT_LR, f"run_dir={tmp_path / 'clean'}"))
 

@@ -6,8 +6,9 @@ of the iteration, drawn from its own generator seeded by (seed, rank, i). The st
 resumed at iteration ``i`` sees exactly the data it would have seen, whatever the number of loader workers and
 however the iterations are grouped into batches, and every rank sees different data.
 
-One loader batch holds ``iterations_per_batch`` iterations' worth (the last one fewer, to end at ``steps``):
-Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations.
+One loader batch holds ``iterations_per_batch`` iterations' worth (one batch fewer, to end at ``steps``):
+Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations. The stream
+goes on past ``steps``: the run ends there (GAN1D.on_train_batch_end), and a resumed run may train longer.
 """
 
 import itertools
@@ -51,23 +52,30 @@ class MinibatchStream(IterableDataset):
         alpha = torch.rand(k, self.mixing_weights, 1, generator=rng) if self.mixing_weights else torch.empty(k, 0, 1)
         return real, noise.view(k + self.g_steps, b, -1), alpha
 
+    def end(self, first: int) -> int:
+        """Where the batch from iteration ``first`` ends: at the next multiple of iterations_per_batch, where the
+        cadences fall, even after resuming elsewhere; or at ``steps``, where the run ends."""
+        end = (first // self.iterations_per_batch + 1) * self.iterations_per_batch
+        return min(end, self.steps) if first < self.steps else end
+
     def batch(self, first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Iterations from ``first`` to the next multiple of iterations_per_batch (or ``steps``), stacked:
-        real (n, d_steps, B, 1), noise (n, d_steps + g_steps, B, noise_dim + categories) and the gradient penalty's
-        mixing weights (n, d_steps, mixing_weights, 1)."""
-        end = min((first // self.iterations_per_batch + 1) * self.iterations_per_batch, self.steps)
-        return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, end)), strict=True))
+        """Iterations from ``first`` to ``end(first)``, stacked: real (n, d_steps, B, 1), noise
+        (n, d_steps + g_steps, B, noise_dim + categories) and the gradient penalty's mixing weights
+        (n, d_steps, mixing_weights, 1)."""
+        return tuple(torch.stack(parts) for parts in zip(*map(self.item, range(first, self.end(first))), strict=True))
 
     def __iter__(self):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        if self.start >= self.steps:  # resumed at the end
-            return
-        every = self.iterations_per_batch
-        # Batches end on multiples of iterations_per_batch, where the cadences fall, even after resuming elsewhere.
-        firsts = itertools.chain([self.start], range((self.start // every + 1) * every, self.steps, every))
         # DataLoader takes batches from its workers in turn, so worker w serves batches w, w + W, w + 2W, ...
-        yield from map(self.batch, itertools.islice(firsts, worker, None, workers))
+        yield from map(self.batch, itertools.islice(self.firsts(), worker, None, workers))
+
+    def firsts(self):
+        """The first iteration of each batch, from ``start`` on."""
+        first = self.start
+        while True:
+            yield first
+            first = self.end(first)
 
 
 class StreamDataModule(L.LightningDataModule):
@@ -101,11 +109,10 @@ class StreamDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank = self.trainer.global_rank if self.trainer else 0
-        # A resumed run continues the stream where it stopped: the loops' state (the module's iteration count) is
-        # restored before the loader is made.
+        # A resumed run continues the stream where it stopped: the module's iteration count is restored from the
+        # checkpoint before the loader is made.
         start = self.trainer.lightning_module.iteration if self.trainer else 0
-        # batch_size=None: the stream already yields whole batches. It ends after `steps` iterations, which ends
-        # Lightning's one epoch.
+        # batch_size=None: the stream already yields whole batches.
         return DataLoader(self.stream(start, rank), batch_size=None, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 

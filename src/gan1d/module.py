@@ -25,6 +25,8 @@ from gan1d.preprocessors import Preprocessor
 
 log = logging.getLogger(__name__)
 
+ITERATION = "gan1d_iteration"  # a checkpoint's iteration count
+
 
 @dataclass
 class Optim:
@@ -91,6 +93,8 @@ class GAN1D(L.LightningModule):
         self.graph: GraphedIterations | None = None  # where iterations run as CUDA graphs (see graph_blocker)
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
+        # Iterations done: gan1d's own count (Lightning's global_step counts only the optimizer steps it takes).
+        self.iteration = 0
         self.latest: dict[str, float] = {}
         self.stop_requested = False  # set by GracefulStop (Ctrl-C, SIGTERM): the batch ends after this iteration
         self.dashboard = Dashboard(None, ".")  # what the logger can show besides scalars: set up with the trainer
@@ -103,7 +107,7 @@ class GAN1D(L.LightningModule):
         run = self.graph.for_batch(opt_g, opt_d, batch, first) if self.graph else partial(self._eager, opt_g, opt_d)
         for i, done in enumerate(range(first, first + len(batch[0]))):
             run(i, done, *(part[i] for part in batch))
-            self._end_iteration(opt_g, opt_d, done)
+            self._end_iteration(done)
             if self.stop_requested:  # the rest of the batch is left to the resumed run
                 break
 
@@ -219,8 +223,8 @@ class GAN1D(L.LightningModule):
         return 1 - min(self.ema, (1 + done) / (10 + done))
 
     # -- logging ---------------------------------------------------------------------------------------------------
-    def _end_iteration(self, opt_g, opt_d, done: int):
-        self._steps.count(opt_d, opt_g)
+    def _end_iteration(self, done: int):
+        self.iteration = done
         self._count += 1
         if done % self.log_every == 0:
             means = (self._sums / self._count).tolist()
@@ -275,6 +279,19 @@ class GAN1D(L.LightningModule):
         if self.generator_ema is not None:
             self._ema_params = list(self.generator_ema.parameters())
         self._sums, self._count = torch.zeros(len(self.logged), device=self.device), 0
+        self.stop_at_run_length()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.stop_at_run_length()
+
+    def on_train_end(self) -> None:
+        if self.iteration < self.trainer.datamodule.steps and not self.stop_requested:
+            log.warning("training ended at iteration %d of steps=%d", self.iteration, self.trainer.datamodule.steps)
+
+    def stop_at_run_length(self) -> None:
+        # The data stream is endless: the run ends after `steps` iterations (a resumed run may have raised it).
+        if self.iteration >= self.trainer.datamodule.steps:
+            self.trainer.should_stop = True
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         # fused: the whole update in one kernel, fewer Python calls on these tiny networks. SGD: plain gradient steps
@@ -286,11 +303,6 @@ class GAN1D(L.LightningModule):
     @property
     def sampler(self) -> Generator:
         return self.generator_ema if self.generator_ema is not None else self.generator
-
-    @property
-    def iteration(self) -> int:
-        """Training iterations done. Lightning's global_step counts optimizer steps, d_steps + g_steps of them each."""
-        return self.global_step // (self.d_steps + self.g_steps)
 
     # -- sampling --------------------------------------------------------------------------------------------------
     def evaluation_samples(self) -> torch.Tensor:
@@ -324,6 +336,7 @@ class GAN1D(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Everything gan1d.sample needs, in plain types: it rebuilds the generator without Lightning or Hydra.
         checkpoint["gan1d_generator"] = {"config": self.sampler.config, "state_dict": self.sampler.state_dict()}
+        checkpoint[ITERATION] = self.iteration
         # The optimizers as an eager run saves them, so that any run resumes from the checkpoint: a CUDA graph's
         # learning rates are tensors on the device, and its optimizers capturable.
         for state in checkpoint.get("optimizer_states", []):  # none in a weights-only checkpoint
@@ -331,10 +344,13 @@ class GAN1D(L.LightningModule):
                 group["lr"], group["capturable"] = float(group["lr"]), False
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # A finished run's last checkpoint is written at its last batch, which Lightning marks as the epoch's last:
-        # resumed, the epoch would end at once. Where the one epoch ends is the stream's to say (at `steps`, which
-        # a resumed run may have raised: "train it longer"), so the resumed loop takes it as mid-epoch.
-        checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] = False
+        self.iteration = saved_iteration(checkpoint, self.d_steps + self.g_steps)
+
+
+def saved_iteration(checkpoint: dict, steps_per_iteration: int) -> int:
+    """The iterations a checkpoint was written after. One written before gan1d kept its own count has Lightning's,
+    which counted every optimizer step while gan1d stepped through Lightning."""
+    return checkpoint.get(ITERATION, checkpoint["global_step"] // steps_per_iteration)
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:

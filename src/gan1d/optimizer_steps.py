@@ -4,7 +4,8 @@ around them (``manual_backward``, ``LightningOptimizer.step``) would only call h
 Those wrappers pass through the precision plugin, the strategy and every callback's backward and optimizer-step
 hooks. With 32-bit precision on one device and none of those hooks overridden they add nothing but Python calls,
 which on networks this small are a sizeable share of an iteration; add such a callback, or train in 16-bit, and
-the steps go through Lightning again.
+the steps go through Lightning again. Lightning's global_step counts only the steps taken through it: gan1d counts
+its iterations itself (GAN1D.iteration).
 """
 
 import lightning as L
@@ -18,8 +19,7 @@ WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer
 
 
 class OptimizerSteps:
-    """``zero_grad(opt)``, ``backward(loss)``, ``step(opt)``, and ``count(opt_d, opt_g)`` once per iteration for the
-    steps it took. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or
+    """``zero_grad(opt)``, ``backward(loss)`` and ``step(opt)``. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or
     None to skip them."""
 
     def __init__(self, module: L.LightningModule, wrappers_needed: str | None = None):
@@ -44,14 +44,6 @@ class OptimizerSteps:
         else:
             opt.step()
 
-    def count(self, opt_d, opt_g) -> None:
-        """Keep the loop's step count (global_step, hence checkpoints and resume) as LightningOptimizer.step would,
-        once for each of the iteration's d_steps and g_steps taken directly."""
-        if self.direct:
-            for opt in (opt_d,) * self.module.d_steps + (opt_g,) * self.module.g_steps:
-                opt._on_before_step()
-                opt._on_after_step()
-
 
 def wrappers_needed(trainer: L.Trainer, module: L.LightningModule) -> str | None:
     """Why Lightning's wrappers must run around backward and the optimizer step, or None when they would add nothing:
@@ -61,8 +53,6 @@ def wrappers_needed(trainer: L.Trainer, module: L.LightningModule) -> str | None
         return f"precision={trainer.precision} scales or casts around each backward and optimizer step"
     if type(trainer.strategy) is not SingleDeviceStrategy:
         return f"the {type(trainer.strategy).__name__} strategy synchronises gradients between devices"
-    if not all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step") for opt in module.optimizers()):
-        return "an optimizer that Lightning does not count the steps of"
     if is_overridden("backward", module):
         return "the module overrides backward"
     for x in (module, *trainer.callbacks):

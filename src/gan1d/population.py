@@ -42,7 +42,7 @@ from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, RunReco
 from gan1d.data import StreamDataModule
 from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
-from gan1d.module import GAN1D, nonfinite
+from gan1d.module import GAN1D, nonfinite, saved_iteration
 from gan1d.run import failure, frozen_garbage, quiet_frameworks, result_line
 from gan1d.sample import checkpoint_path
 
@@ -111,11 +111,11 @@ def population_key(cfg: DictConfig) -> str | None:
 
 
 def resumed_at(cfg: DictConfig) -> int:
-    """The optimizer step the job's checkpoint (ckpt_path) was written at; 0 for a fresh job."""
+    """The iteration the job's checkpoint (ckpt_path) was written at; 0 for a fresh job."""
     if not cfg.ckpt_path:
         return 0
-    return torch.load(checkpoint_path(cfg.ckpt_path, key="ckpt_path"), map_location="cpu",
-                      weights_only=True)["global_step"]
+    checkpoint = torch.load(checkpoint_path(cfg.ckpt_path, key="ckpt_path"), map_location="cpu", weights_only=True)
+    return saved_iteration(checkpoint, cfg.model.d_steps + cfg.model.g_steps)
 
 
 def group(keys: list[str | None], most: int) -> list[list[int]]:
@@ -291,7 +291,7 @@ class Population(GAN1D):
     def for_job(self, k: int, fn, *args) -> None:
         """``fn(*args)`` for job ``k``, its log lines its own; an error there ends that job only."""
         try:
-            with self.jobs[k].logging():
+            with self.jobs[k].turn():
                 fn(*args)
         except Exception as err:
             self.end_job(k, err)
@@ -310,7 +310,7 @@ class Population(GAN1D):
         job = self.jobs[k]
         job.error = err
         self.active[k] = False
-        with job.logging():
+        with job.turn():
             if alone:
                 if not isinstance(err, Diverged):
                     log.exception("the job failed", exc_info=err)
@@ -389,17 +389,13 @@ def owned(obj):
 # -- the jobs -----------------------------------------------------------------------------------------------------
 class JobTrainer:
     """What gan1d's callbacks read of their Trainer, for one job of a population: the job's data, run dir, logger
-    and callbacks, the population's step count, and a checkpoint of the job alone."""
+    and callbacks, the population's epoch, and a checkpoint of the job alone."""
 
     def __init__(self, job: "Job"):
         self.job, self.population = job, None  # the population's Trainer, once there is one
         self.datamodule, self.default_root_dir, self.callbacks = job.datamodule, str(job.cfg.run_dir), job.callbacks
         self.logger = job.logger or None
         self.loggers = [self.logger] if self.logger else []
-
-    @property
-    def global_step(self) -> int:
-        return self.population.global_step if self.population else 0
 
     @property
     def current_epoch(self) -> int:
@@ -442,7 +438,10 @@ class Job:
     error: BaseException | None = None
 
     @contextmanager
-    def logging(self):
+    def turn(self):
+        """While the job's callbacks run: its module at the population's iteration, its log lines its own."""
+        if self.trainer.population is not None:
+            self.module.iteration = self.trainer.population.lightning_module.iteration
         token = current_job.set(str(self.cfg.run_dir))
         try:
             yield
@@ -569,7 +568,7 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
         if painter is not None:
             painter.finish()
     for job in (job for job in jobs if job.record):  # none for a job that failed before training
-        with job.logging():
+        with job.turn():
             log.info(result_line(job.record, job.cfg.run_dir))
     return [job.record for job in jobs]
 
@@ -624,10 +623,11 @@ def resume_from(jobs: list[Job], folder: Path) -> Path | None:
     if any(job.ckpt is None for job in jobs):
         raise ConfigError("ckpt_path: every job of a population resumes, or none does")
     checkpoints = [torch.load(job.ckpt, map_location="cpu", weights_only=True) for job in jobs]
-    if len({c["global_step"] for c in checkpoints}) > 1:
+    per_iteration = jobs[0].module.d_steps + jobs[0].module.g_steps
+    iterations = {saved_iteration(c, per_iteration) for c in checkpoints}
+    if len(iterations) > 1:
         raise ConfigError("ckpt_path: the jobs of a population must resume from the same iteration")
-    log.info("the population resumes from its jobs' checkpoints, after optimizer step %d",
-             checkpoints[0]["global_step"])
+    log.info("the population resumes from its jobs' checkpoints, after iteration %d", *iterations)
     for job, checkpoint in zip(jobs, checkpoints, strict=True):
         for callback in job.callbacks:
             if callback.state_key in checkpoint.get("callbacks", {}):
