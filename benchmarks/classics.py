@@ -178,7 +178,7 @@ def markdown(results):
     d = results["d_star"]
     lines += ["", DERIVATION, "## 2. The optimal discriminator (Goodfellow et al. 2014, Proposition 1)", "",
               "For a fixed generator, D*(x) = p(x) / (p(x) + q(x)). Here the target is N(0, 1), the generator frozen",
-              "to N(1, 0.5) (`model.g_steps=0`, gan1d.optimal.AffineGenerator), so q is exact, and D is trained "
+              "to N(1, 0.5) (`optim.g_steps=0`, gan1d.optimal.AffineGenerator), so q is exact, and D is trained "
               "alone for 600 iterations. The run logs `eval/d_star_gap`, the mean |D - D*| over the target's "
               "central 99%; the overlay draws D* beside D (with a KDE of the samples for q where the generator's "
               "distribution has no closed form).", "",

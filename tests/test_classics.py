@@ -77,7 +77,7 @@ def test_simultaneous_steps_take_both_gradients_at_the_same_point(make_cfg):
 
     for simultaneous in (True, False):
         cfg = make_cfg("experiment=dirac_simultaneous", *FAST, "steps=1", "model.generator.theta=1",
-                       "model.discriminator.psi=1", f"model.simultaneous={simultaneous}", shrink=False)
+                       "model.discriminator.psi=1", f"optim.simultaneous={simultaneous}", shrink=False)
         run = build_run(cfg, checked_target(cfg))
         build_trainer(cfg, callbacks=[], logger=False).fit(run.model, datamodule=run.datamodule)
         theta, psi = run.model.generator.net.theta.item(), run.model.discriminator.net.weight.item()

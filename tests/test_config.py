@@ -121,9 +121,10 @@ BAD = [
     (["data.standardize=1"], "data.standardize=1 "), (["data.num_workers=-1"], "data.num_workers=-1 "),
     (["data.num_workers=1000"], "data.num_workers=1000 "), (["data.seed=-3"], "data.seed=-3 "),
     (["data.batch_size=1000000000"], "data.batch_size=1000000000, iterations_per_batch=10"),
-    (["model.d_steps=1000000"], "data.batch_size=256, iterations_per_batch=10, model.d_steps=1000000"),
-    (["model.loss=[a]"], "model.loss=['a'] "), (["~loss"], "model.loss=null "), (["model.ema=true"], "model.ema=true "),
-    (["model.gp_one_sided=yes"], "model.gp_one_sided='yes' "), (["model.r2_gamma=nan"], "model.r2_gamma=nan "),
+    (["optim.d_steps=1000000"], "data.batch_size=256, iterations_per_batch=10, optim.d_steps=1000000"),
+    (["model.loss=[a]"], "model.loss=['a'] "), (["~loss"], "model.loss=null "), (["optim.ema=true"], "optim.ema=true "),
+    (["penalties.gp_one_sided=yes"], "penalties.gp_one_sided='yes' "),
+    (["penalties.r2_gamma=nan"], "penalties.r2_gamma=nan "),
     (["model.generator.hidden=[0]"], "model.generator.hidden=[0] "),
     (["model.generator.hidden=[100000]"], "model.generator.hidden=[100000] "),
     (["model.generator.activations=[elu,elu,elu]"], "model.generator.activations=['elu', 'elu', 'elu'] must name"),
@@ -156,7 +157,7 @@ BAD = [
     (["target=empirical"], "target.path=null "), (["target=empirical", "target.path=5"], "target.path=5 "),
     (["target=empirical", "target.path=x.npy", "target.holdout=1"], "target.holdout=1 "),
     (["target=empirical", "target.path=nope.npy"], "target.path=nope.npy: no such file"),
-    (["model.g_steps=-1"], "model.g_steps=-1 "), (["model.gp_gamma=-1"], "model.gp_gamma=-1 "),
+    (["optim.g_steps=-1"], "optim.g_steps=-1 "), (["penalties.gp_gamma=-1"], "penalties.gp_gamma=-1 "),
     (["optim.lr_decay_start=1.5"], "optim.lr_decay_start=1.5 "),
     (["+trainer.accumulate_grad_batches=2"], "trainer.accumulate_grad_batches=2 "),
     (["preprocessor.pack=3"], "preprocessor.pack=3 must divide data.batch_size=256"),
@@ -166,9 +167,10 @@ BAD = [
     (["callbacks.checkpoint.every=true"], "callbacks.checkpoint.every=true "),
     (["optim.name=rmsprop"], "optim.name='rmsprop' "), (["optim.d_lr=0"], "optim.d_lr=0 "),
     (["data.steps=0"], "data.steps=0 "), (["data.iterations_per_batch=0"], "data.iterations_per_batch=0 "),
-    (["model.d_steps=0"], "model.d_steps=0 "), (["optim.d_lr=inf"], "optim.d_lr=inf "),
+    (["optim.d_steps=0"], "optim.d_steps=0 "), (["optim.d_lr=inf"], "optim.d_lr=inf "),
     (["optim.betas=[1,0.5]"], "optim.betas=[1, 0.5] "), (["optim.lr_decay_start=-0.1"], "optim.lr_decay_start=-0.1 "),
-    (["model.simultaneous=maybe"], "model.simultaneous='maybe' "), (["model.r1_gamma=-1"], "model.r1_gamma=-1 "),
+    (["optim.simultaneous=maybe"], "optim.simultaneous='maybe' "),
+    (["penalties.r1_gamma=-1"], "penalties.r1_gamma=-1 "),
     (["model.preprocessor={_target_:gan1d.preprocessors.Raw,pack:0}"], "model.preprocessor.pack=0 "),
     (["model.generator.noise=cauchy"], "model.generator.noise='cauchy' "),
     (["model.generator.categories=-1"], "model.generator.categories=-1 "),
@@ -198,7 +200,7 @@ def test_every_rule_has_a_bad_case_of_its_own(make_cfg):
     assert [key for key, found in cases.items() if not any(refused_by_its_rule(key, o) for o in found)] == []
 
 
-@pytest.mark.parametrize("overrides", [["data.batch_size=1"], ["data.eval_size=1"], ["model.ema=0.9999999"],
+@pytest.mark.parametrize("overrides", [["data.batch_size=1"], ["data.eval_size=1"], ["optim.ema=0.9999999"],
                                        ["model.generator.hidden=[]", "model.discriminator.hidden=[]"],
                                        ["steps=1000000000000", "+trainer.max_time=00:00:00:01"]])
 def test_absurd_but_valid_values_train(make_cfg, overrides):

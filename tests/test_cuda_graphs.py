@@ -16,8 +16,8 @@ from gan1d.run import train
 
 # The recipes whose steps differ: each loss and penalty, no weight average, a categorical code with decaying
 # learning rates (tensors in the optimizers on the static path).
-RECIPES = {"default": [], "wgan_gp": ["loss=wgan_gp"], "hinge+R2": ["loss=hinge", "model.r2_gamma=1"],
-           "no_ema": ["model.ema=0"], "categories+decay": ["model.generator.categories=3", "optim.lr_decay_start=0.5"]}
+RECIPES = {"default": [], "wgan_gp": ["loss=wgan_gp"], "hinge+R2": ["loss=hinge", "penalties.r2_gamma=1"],
+           "no_ema": ["optim.ema=0"], "categories+decay": ["model.generator.categories=3", "optim.lr_decay_start=0.5"]}
 QUICK = ["logger=none", "~callbacks.figures", "~callbacks.loss_curves",
          "+callbacks.probe._target_=test_cuda_graphs.Probe"]
 

@@ -11,9 +11,9 @@ import torch
 from scipy import integrate, special, stats
 
 from gan1d.data import MinibatchStream, StreamDataModule, stream_seed
-from gan1d.losses import LOSSES, gradient_norm_penalty, gradient_penalty
+from gan1d.losses import LOSSES, Penalties, gradient_norm_penalty, gradient_penalty
 from gan1d.metrics import Evaluator, ks, wasserstein1
-from gan1d.module import GAN1D
+from gan1d.module import GAN1D, Optim
 from gan1d.networks import SAMPLE_CHUNK, Discriminator, Generator
 from gan1d.optimizer_steps import OptimizerSteps
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
@@ -446,9 +446,10 @@ def test_generator_map_ideal_is_the_quantile_of_the_noise_cdf():
     assert per_category.g.shape == (3, 400) and per_category.g[1, 0] == 400 and per_category.ideal is None
 
 
-def linear_gan(loss: str, **kw):
+def linear_gan(loss: str, **penalties):
     """A GAN1D whose discriminator is D(x) = 2x - 1 (no hidden layer; the preprocessor's scale is 1)."""
-    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[]), Raw(1), loss=loss, **kw)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[]), Raw(1), loss=loss,
+                penalties=Penalties(**penalties))
     with torch.no_grad():
         gan.discriminator.net[0].weight.fill_(2.0)
         gan.discriminator.net[0].bias.fill_(-1.0)
@@ -517,7 +518,8 @@ def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradi
 def test_discriminator_step_without_input_penalties_scores_real_and_fake_in_one_call_as_in_two():
     # No R1/R2: real and fake go through D together. Packs must not straddle the two, nor the two trade places.
     torch.manual_seed(0)
-    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[16]), Variances(4), r1_gamma=0.0)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[16]), Variances(4),
+                penalties=Penalties(r1_gamma=0.0))
     gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
     real, noise = torch.randn(64, 1) + 3.0, torch.randn(64, 1)
     calls = []
@@ -562,8 +564,8 @@ def test_stream_carries_the_categorical_code():
 
 
 def test_each_step_of_an_iteration_gets_its_own_minibatch():
-    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[4]), Raw(1), d_steps=2, g_steps=3,
-                r1_gamma=0, ema=0)
+    gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[4]), Raw(1),
+                optim=Optim(d_steps=2, g_steps=3, ema=0), penalties=Penalties(r1_gamma=0))
     seen = []
     gan._discriminator_step = lambda opt, real, noise, alpha: seen.append(("d", real, noise)) or [torch.zeros(())] * 4
     gan._generator_step = lambda opt, noise: seen.append(("g", noise)) or [torch.zeros(())] * 2

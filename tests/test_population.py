@@ -23,7 +23,7 @@ from gan1d.sample import sample
 
 # A population whose jobs differ in every key a replica may vary; the last one is poisoned (see Poison).
 JOBS = [["seed=0"],
-        ["seed=1", "optim.g_lr=2e-3", "optim.d_lr=1e-3", "model.r1_gamma=0.5", "model.ema=0.5"],
+        ["seed=1", "optim.g_lr=2e-3", "optim.d_lr=1e-3", "penalties.r1_gamma=0.5", "optim.ema=0.5"],
         ["seed=2", "optim.g_lr=1e-3"]]
 POISONED, POISON_AT = 2, 20
 
@@ -134,10 +134,11 @@ def test_a_resumed_stacked_adam_keeps_each_replicas_rate():
 
 def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     base = population_key(make_cfg())
-    same = ["seed=3", "optim.g_lr=1e-3", "optim.d_lr=7e-4", "model.r1_gamma=0.3", "model.ema=0.9", "run_dir=/elsewhere"]
+    same = ["seed=3", "optim.g_lr=1e-3", "optim.d_lr=7e-4", "penalties.r1_gamma=0.3", "optim.ema=0.9",
+            "run_dir=/elsewhere"]
     assert all(population_key(make_cfg(override)) == base for override in same)
     # Another recipe, or one of the varied keys switching a part on or off, is another population.
-    for override in ["steps=50", "model.d_steps=1", "loss=wgan_gp", "model.r1_gamma=0", "model.ema=0"]:
+    for override in ["steps=50", "optim.d_steps=1", "loss=wgan_gp", "penalties.r1_gamma=0", "optim.ema=0"]:
         assert population_key(make_cfg(override)) not in (None, base), override
     # Jobs a population cannot train run alone.
     assert population_key(make_cfg("+trainer.precision=bf16-mixed")) is None
@@ -148,7 +149,7 @@ def test_only_the_keys_a_replica_varies_group_jobs(make_cfg):
     assert population_key(make_cfg("experiment=dirac_simultaneous")) is None  # plain gradient steps, simultaneous
     assert population_key(make_cfg("optim.name=sgd")) is None
     with pytest.raises(ConfigError, match="may differ only in"):
-        train_population([make_cfg(), make_cfg("model.r1_gamma=0")])
+        train_population([make_cfg(), make_cfg("penalties.r1_gamma=0")])
     # One key's jobs together in chunks of at most `most`, in the order of their first job.
     assert group(["a", None, "a", "b", "a"], most=2) == [[0, 2], [1], [3], [4]]
 

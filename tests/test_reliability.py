@@ -39,10 +39,10 @@ BAD_INPUTS = [
     ("optim.g_lr=0", "optim.g_lr"),
     ("optim.d_lr=-1e-3", "optim.d_lr"),
     ("optim.betas=[0.5,1.5]", "optim.betas"),
-    ("model.d_steps=0", "model.d_steps"),
+    ("optim.d_steps=0", "optim.d_steps"),
     ("model.loss=wasserstein", "model.loss"),
-    ("model.ema=1", "model.ema"),
-    ("model.r1_gamma=-1", "model.r1_gamma"),
+    ("optim.ema=1", "optim.ema"),
+    ("penalties.r1_gamma=-1", "penalties.r1_gamma"),
     ("model.generator.noise=cauchy", "model.generator.noise"),
     ("model.generator.hidden=[64,-1]", "model.generator.hidden"),
     ("model.discriminator.activations=swishy", "model.discriminator.activations"),
@@ -59,8 +59,8 @@ BAD_INPUTS = [
     ("target=student_t target.df=0.01", "target.df=0.01"),
     ("+trainer.foo=1", "trainer: Lightning refused"),
     ("trainer.max_steps=1000", "set steps= instead"),  # Lightning's length keys point at gan1d's
-    ("trainer.max_epochs=5", "trainer.max_epochs=5 is not allowed: it must be 1: a run is one pass over a stream of "
-                             "steps= iterations"),
+    ("trainer.max_epochs=5", "trainer.max_epochs=5 is not allowed: it must be 1: a run is one epoch of steps= "
+                             "iterations"),
 ]
 
 
@@ -173,7 +173,7 @@ def test_divergence_through_the_cli_is_one_line(tmp_path):
 
 # Every loss and penalty: each draws its own random numbers and keeps its own state.
 RECIPES = {"non_saturating+R1": [], "minimax": ["loss=minimax"], "lsgan": ["loss=lsgan"],
-           "hinge+R2": ["loss=hinge", "model.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["model.ema=0"],
+           "hinge+R2": ["loss=hinge", "penalties.r2_gamma=1"], "wgan_gp": ["loss=wgan_gp"], "no_ema": ["optim.ema=0"],
            "basic": ["experiment=basic"]}
 # A decaying learning rate follows `steps`: a run trained longer decays over its new length, so it cannot end where
 # a run that asked for that length from the start ends; these runs keep their rates constant.

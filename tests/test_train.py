@@ -110,7 +110,7 @@ class HookUser(WrapperProbe):
 def test_lightning_wrappers_are_skipped_only_when_idle_and_change_nothing(make_cfg, tmp_path):
     states, probes = {}, {}
     for probe in ("WrapperProbe", "HookUser"):
-        train(make_cfg("steps=20", "model.d_steps=2", f"+callbacks.probe._target_=test_train.{probe}",
+        train(make_cfg("steps=20", "optim.d_steps=2", f"+callbacks.probe._target_=test_train.{probe}",
                        f"run_dir={tmp_path / probe}"))
         states[probe] = torch.load(tmp_path / probe / "checkpoints" / "last.ckpt", weights_only=True)
         probes[probe] = WrapperProbe.last
@@ -124,7 +124,7 @@ def test_lightning_wrappers_are_skipped_only_when_idle_and_change_nothing(make_c
 
 
 def test_logs_are_indexed_by_iteration(make_cfg, tmp_path):
-    train(make_cfg("model.d_steps=2", "steps=20"))
+    train(make_cfg("optim.d_steps=2", "steps=20"))
     acc = read_events(tmp_path)
     steps = [e.step for e in acc.Scalars("loss/d")]
     assert steps == [10, 20]  # iterations, not optimizer steps (60)
@@ -159,7 +159,7 @@ def test_metrics_json_is_strict_json_even_without_moments(make_cfg, tmp_path):
 
 
 OTHER_RECIPES = [["experiment=seed2017", "steps=20"], ["target=mixture", "preprocessor=moments"],
-                 ["loss=hinge", "model.ema=0", "model.r1_gamma=0", "model.r2_gamma=1", "model.g_steps=2"],
+                 ["loss=hinge", "optim.ema=0", "penalties.r1_gamma=0", "penalties.r2_gamma=1", "optim.g_steps=2"],
                  ["loss=wgan_gp", "preprocessor=variances"], ["loss=minimax"], ["loss=lsgan"],
                  ["target=student_t"], ["target=bimodal"], ["experiment=multimodal", "target=trimodal"]]
 

@@ -107,7 +107,7 @@ def build_datamodule(cfg: DictConfig, target: Target):
     minibatch for each of an iteration's D and G updates."""
     g = cfg.model.generator
     return instantiate(cfg.data, target=target, noise=g.noise, noise_dim=g.noise_dim, categories=g.categories,
-                       d_steps=cfg.model.d_steps, g_steps=cfg.model.g_steps)
+                       d_steps=cfg.optim.d_steps, g_steps=cfg.optim.g_steps)
 
 
 def build_model(cfg: DictConfig, **kwargs: object):

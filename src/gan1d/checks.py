@@ -17,6 +17,7 @@ from gan1d.errors import ConfigError
 from gan1d.length import AUTO, MODES_STEPS, ONE_MODE_STEPS
 from gan1d.losses import LOSSES
 from gan1d.networks import ACTIVATIONS, NOISE
+from gan1d.renamed import RENAMED
 from gan1d.targets import is_number
 
 OPTIMIZERS = ("adam", "sgd")
@@ -104,6 +105,14 @@ RULES = {
     "optim.d_lr": POSITIVE,
     "optim.betas": BETAS,
     "optim.lr_decay_start": DECAY_START,
+    "optim.d_steps": POSITIVE_INT,
+    "optim.g_steps": G_STEPS,
+    "optim.simultaneous": BOOLEAN,
+    "optim.ema": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
+    "penalties.r1_gamma": PENALTY,
+    "penalties.r2_gamma": PENALTY,
+    "penalties.gp_gamma": PENALTY,
+    "penalties.gp_one_sided": BOOLEAN,
     "data.steps": LENGTH,
     "data.iterations_per_batch": POSITIVE_INT,
     "data.batch_size": POSITIVE_INT,
@@ -113,14 +122,6 @@ RULES = {
     "data.num_workers": (integer_in(0, CORES), f"an integer in [0, {CORES}] (loader processes; 0: none)"),
     "preprocessor.pack": POSITIVE_INT,
     "model.loss": (_name_in(LOSSES), f"one of {list(LOSSES)}"),
-    "model.d_steps": POSITIVE_INT,
-    "model.g_steps": G_STEPS,
-    "model.simultaneous": BOOLEAN,
-    "model.r1_gamma": PENALTY,
-    "model.r2_gamma": PENALTY,
-    "model.gp_gamma": PENALTY,
-    "model.gp_one_sided": BOOLEAN,
-    "model.ema": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1) (0 turns it off)"),
     "model.preprocessor.pack": POSITIVE_INT,
     "model.generator.noise": NOISE_KIND,
     "model.generator.noise_dim": NOISE_DIM,
@@ -150,8 +151,8 @@ RULES = {
                                               and _integer(v[0]) and v[0] >= 0),
                         "1, or one device index in a list, e.g. [1]: gan1d trains on one device"),
     "trainer.num_nodes": (_one, "1: gan1d trains on one device"),
-    # One epoch over a stream of `steps` iterations: more would replay the stream's data, fewer train nothing.
-    "trainer.max_epochs": (_one, "1: a run is one pass over a stream of steps= iterations; set its length with steps="),
+    # A run is one epoch, which the module ends after `steps` iterations: 0 would train nothing.
+    "trainer.max_epochs": (_one, "1: a run is one epoch of steps= iterations; set its length with steps="),
     # Lightning's optimizer steps, d_steps + g_steps of them per iteration: a second run length beside steps=.
     "trainer.max_steps": (lambda v: _integer(v) and v == -1, "-1 (unset): a run's length is steps= iterations, not "
                                                              "Lightning's optimizer steps; set steps= instead"),
@@ -168,6 +169,9 @@ MISSING = object()
 
 def check_config(cfg: DictConfig) -> None:
     """Checks every key and how they relate; the target checks its own arguments as gan1d.build builds it."""
+    for old, new in RENAMED.items():  # in a config file of the user's: overrides are renamed before composing
+        if OmegaConf.select(cfg, old, default=MISSING) is not MISSING:
+            raise ConfigError(f"{old} is now {new}: set that instead")
     for key, (ok, allowed) in RULES.items():
         value = OmegaConf.select(cfg, key, default=MISSING, throw_on_missing=False)
         if value is MISSING and key.startswith(OPTIONAL):
@@ -189,14 +193,14 @@ def _check_relations(cfg: DictConfig) -> None:
     pack, batch = cfg.model.preprocessor.pack, cfg.data.batch_size
     if batch % pack:
         raise ConfigError(f"preprocessor.pack={pack} must divide data.batch_size={batch}")
-    d, g = cfg.model.d_steps, cfg.model.g_steps
-    if cfg.model.simultaneous and (d, g) != (1, 1):
-        raise ConfigError(f"model.simultaneous=true takes one D and one G step per iteration, not model.d_steps={d} "
-                          f"and model.g_steps={g}: set both to 1")
+    d, g = cfg.optim.d_steps, cfg.optim.g_steps
+    if cfg.optim.simultaneous and (d, g) != (1, 1):
+        raise ConfigError(f"optim.simultaneous=true takes one D and one G step per iteration, not optim.d_steps={d} "
+                          f"and optim.g_steps={g}: set both to 1")
     dim = cfg.model.generator.noise_dim + cfg.model.generator.categories
     floats = (n if cfg.data.steps == AUTO else min(n, cfg.data.steps)) * batch * (d + (d + g) * dim)
     if floats > LOADER_BATCH_FLOATS:
-        raise ConfigError(f"data.batch_size={batch}, {per_batch}={n}, model.d_steps={d}, model.g_steps={g} and "
+        raise ConfigError(f"data.batch_size={batch}, {per_batch}={n}, optim.d_steps={d}, optim.g_steps={g} and "
                           f"noise_dim + categories={dim} make loader batches of {floats:,} numbers, more than the "
                           f"{LOADER_BATCH_FLOATS:,} allowed: lower one of them")
     for net in ("generator", "discriminator"):

@@ -4,12 +4,13 @@ and freezing D for the generator's step. ``LOSSES[name]`` is (discriminator loss
 
 ``non_saturating`` is what the tutorial trains with (BCE with target 1 for fakes); ``minimax`` is the original
 saturating form, whose generator gradient vanishes exactly when the discriminator is winning; ``wgan`` is the
-Wasserstein critic loss, which needs a gradient penalty (``model.gp_gamma``, see conf/loss/wgan_gp.yaml).
+Wasserstein critic loss, which needs a gradient penalty (``penalties.gp_gamma``, see conf/loss/wgan_gp.yaml).
 Each averages over the last dimension, the samples: a population's outputs (replicas, n) give one loss per replica.
 """
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +71,21 @@ D_OUTPUT = {
     "hinge": ("raw", None),
     "wgan": ("raw", None),
 }
+
+
+@dataclass
+class Penalties:
+    """The discriminator's regularisers and their weights: the config's ``penalties`` node (0 turns one off)."""
+
+    r1_gamma: float = 1.0  # R1: the gradient penalty on real samples
+    r2_gamma: float = 0.0  # R2: the same penalty on generated samples
+    gp_gamma: float = 0.0  # WGAN-GP: the gradient penalty between real and generated (loss=wgan_gp sets it)
+    gp_one_sided: bool = True  # WGAN-GP penalises gradient norms above 1 only
+
+    def on(self) -> tuple[str, ...]:
+        """The names of the penalties that are on: r1, r2, gp."""
+        return tuple(name for name, gamma in (("r1", self.r1_gamma), ("r2", self.r2_gamma), ("gp", self.gp_gamma))
+                     if gamma > 0)
 
 
 @contextmanager

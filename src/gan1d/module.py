@@ -18,7 +18,7 @@ import torch
 from gan1d.cuda_graphs import WARMUP, GraphedIterations, graph_blocker
 from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
-from gan1d.losses import D_OUTPUT, LOSSES, frozen, gradient_norm_penalty, gradient_penalty
+from gan1d.losses import D_OUTPUT, LOSSES, Penalties, frozen, gradient_norm_penalty, gradient_penalty
 from gan1d.networks import Discriminator, Generator
 from gan1d.optimizer_steps import OptimizerSteps, wrappers_needed
 from gan1d.preprocessors import Preprocessor
@@ -30,13 +30,17 @@ ITERATION = "gan1d_iteration"  # a checkpoint's iteration count
 
 @dataclass
 class Optim:
-    """How both players step: the config's ``optim`` node."""
+    """How both players step, and how often: the config's ``optim`` node."""
 
     name: str = "adam"  # adam | sgd (plain gradient steps of size lr, as the theory of the game's dynamics has them)
     g_lr: float = 5e-4
     d_lr: float = 5e-4
     betas: tuple[float, float] = (0.5, 0.999)
     lr_decay_start: float = 1.0  # from this fraction of the run on, both rates fall linearly to 0; 1: constant
+    d_steps: int = 1  # D updates per iteration
+    g_steps: int = 1  # G updates per iteration, after D's; 0: D trained alone against a generator that stays put
+    simultaneous: bool = False  # G's gradient at the same weights as D's, then both step (1 D and 1 G step only)
+    ema: float = 0.999  # decay of the generator's weight average, the one evaluated and sampled; 0: none
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -51,43 +55,37 @@ class GAN1D(L.LightningModule):
         discriminator: partial,  # called with in_features=preprocessor.width
         preprocessor: Preprocessor,
         loss: str = "non_saturating",
-        d_steps: int = 1,
-        g_steps: int = 1,
         optim: Optim | None = None,  # the config's optim node; None: Optim()
-        r1_gamma: float = 1.0,
-        r2_gamma: float = 0.0,
-        gp_gamma: float = 0.0,
-        gp_one_sided: bool = True,
-        ema: float = 0.999,
+        penalties: Penalties | None = None,  # the config's penalties node; None: Penalties()
         log_every: int = 50,
         cuda_graph: bool = True,
-        simultaneous: bool = False,
     ):
         super().__init__()
         self.automatic_optimization = False
+        self.optim, penalties = optim or Optim(), penalties or Penalties()
         self.generator, self.preprocessor = generator, preprocessor
         self.discriminator: Discriminator = discriminator(in_features=preprocessor.width)
         # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
-        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema > 0 else None
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if self.optim.ema > 0 else None
         self.loss_name = loss
         self.d_loss, self.g_loss = LOSSES[loss]
         reading, self.d_equilibrium = D_OUTPUT[loss]
         self.d_prob = reading == "prob"
         self.d_reading = torch.sigmoid if self.d_prob else as_is
         # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
-        self.penalties = tuple(name for name, gamma in (("r1", r1_gamma), ("r2", r2_gamma), ("gp", gp_gamma))
-                               if gamma > 0)
+        self.penalties_on = penalties.on()
         # R1 and R2 differentiate D at one side's inputs: with either on, D scores real and fake in separate calls.
-        self.joint_critic = not {"r1", "r2"} & set(self.penalties)
+        self.joint_critic = not {"r1", "r2"} & set(self.penalties_on)
         # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
-                       *(f"penalty/{name}" for name in self.penalties), *(("loss/g", "grad_norm/g") if g_steps else ()))
-        self.d_steps, self.g_steps = d_steps, g_steps
-        self.optim = optim or Optim()
-        self.g_lr, self.d_lr = self.optim.g_lr, self.optim.d_lr  # a population keeps one per replica here
-        self.r1_gamma, self.r2_gamma, self.gp_gamma, self.gp_one_sided = r1_gamma, r2_gamma, gp_gamma, gp_one_sided
-        self.ema, self.log_every = ema, log_every
-        self.cuda_graph, self.simultaneous = cuda_graph, simultaneous
+                       *(f"penalty/{name}" for name in self.penalties_on),
+                       *(("loss/g", "grad_norm/g") if self.optim.g_steps else ()))
+        self.d_steps, self.g_steps, self.simultaneous = self.optim.d_steps, self.optim.g_steps, self.optim.simultaneous
+        self.r2_gamma, self.gp_gamma, self.gp_one_sided = penalties.r2_gamma, penalties.gp_gamma, penalties.gp_one_sided
+        # A population keeps one of each of these per replica, in place of the number here.
+        self.g_lr, self.d_lr, self.ema = self.optim.g_lr, self.optim.d_lr, self.optim.ema
+        self.r1_gamma = penalties.r1_gamma
+        self.log_every, self.cuda_graph = log_every, cuda_graph
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
         self._steps: OptimizerSteps | None = None  # backward and step (straight to torch where Lightning idles)
         self.graph: GraphedIterations | None = None  # where iterations run as CUDA graphs (see graph_blocker)
@@ -135,21 +133,21 @@ class GAN1D(L.LightningModule):
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
         gradient norm, then each penalty that is on (unweighted: the loss adds it times its gamma)."""
         # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
-        z_real = self.standardize(real).requires_grad_("r1" in self.penalties)
+        z_real = self.standardize(real).requires_grad_("r1" in self.penalties_on)
         with torch.no_grad():
             fake = self.fake(noise)
-        z_fake = self.standardize(fake).requires_grad_("r2" in self.penalties)
+        z_fake = self.standardize(fake).requires_grad_("r2" in self.penalties_on)
         if self.joint_critic:  # one D call on both: on networks this small a call's overhead outweighs its arithmetic
             d_real, d_fake = self.critic(torch.cat([z_real, z_fake], -2)).chunk(2, -1)
         else:  # R1/R2's input gradients would go through both halves of a joint call
             d_real, d_fake = self.critic(z_real), self.critic(z_fake)
         adversarial = self.d_loss(d_real, d_fake)
         penalties = []
-        if "r1" in self.penalties:
+        if "r1" in self.penalties_on:
             penalties.append((self.r1_gamma, gradient_norm_penalty(d_real, z_real)))
-        if "r2" in self.penalties:
+        if "r2" in self.penalties_on:
             penalties.append((self.r2_gamma, gradient_norm_penalty(d_fake, z_fake)))
-        if "gp" in self.penalties:
+        if "gp" in self.penalties_on:
             penalties.append((self.gp_gamma, gradient_penalty(self.critic, self.preprocessor.pack, z_real, z_fake,
                                                               alpha, self.gp_one_sided)))
         loss = adversarial
@@ -262,7 +260,7 @@ class GAN1D(L.LightningModule):
             g.set_support(target.atoms.values, target.atoms.weights, target.decimals)
         # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
-        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties else 0
+        datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties_on else 0
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:

@@ -77,7 +77,7 @@ def d_star_gap(target: Target, generator: Generator, samples: np.ndarray,
 
 class AffineGenerator(L.Callback):
     """Sets a one-layer generator to loc + scale (weight z + bias) when the fit starts: with normal noise, a known
-    Gaussian (with model.g_steps=0 it stays so): D* is then exact."""
+    Gaussian (with optim.g_steps=0 it stays so): D* is then exact."""
 
     def __init__(self, weight: float, bias: float):
         self.weight, self.bias = weight, bias

@@ -19,8 +19,8 @@ WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer
 
 
 class OptimizerSteps:
-    """``zero_grad(opt)``, ``backward(loss)`` and ``step(opt)``. ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or
-    None to skip them."""
+    """``zero_grad(opt)``, ``backward(loss)`` and ``step(opt)``. ``wrappers_needed``: why Lightning's wrappers must
+    run (``wrappers_needed(trainer, module)``), or None to skip them."""
 
     def __init__(self, module: L.LightningModule, wrappers_needed: str | None = None):
         self.module, self.wrappers_needed = module, wrappers_needed

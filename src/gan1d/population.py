@@ -1,7 +1,7 @@
 """Populations: runs of one recipe trained in lockstep, their networks stacked and every step batched.
 
 A replica is a solo run (gan1d.train) with its own seed and, where they differ, its own ``optim.g_lr``,
-``optim.d_lr``, ``model.r1_gamma`` and ``model.ema`` (VARIED): its networks are built as that run builds them, its
+``optim.d_lr``, ``penalties.r1_gamma`` and ``optim.ema`` (VARIED): its networks are built as that run builds them, its
 data is that run's stream, and the population runs the solo module's own computations (GAN1D.standardize, critic
 and fake) on each replica's weights under torch.func.vmap, as PyTorch's model-ensembling recipe does. The rest of a
 step is the solo code too: the losses and penalties reduce over the samples only, so a batch of replicas gives one
@@ -48,7 +48,7 @@ from gan1d.sample import checkpoint_path
 
 log = logging.getLogger(__name__)
 
-VARIED = ("seed", "optim.g_lr", "optim.d_lr", "model.r1_gamma", "model.ema")  # may differ between replicas
+VARIED = ("seed", "optim.g_lr", "optim.d_lr", "penalties.r1_gamma", "optim.ema")  # may differ between replicas
 PER_JOB = (*VARIED, "run_dir", "ckpt_path")  # what may differ between the jobs of one population
 # GAN1D's attributes that hold the varied hyperparameters, and the dtype each replica's value is kept in: the
 # learning rates and the average's decay in double, as torch's Adam and the solo run compute with them; the
@@ -76,8 +76,8 @@ def alone_because(cfg: DictConfig) -> str | None:
         return f"trainer.precision={cfg.trainer.precision} (a population trains in 32-bit)"
     if cfg.optim.name != "adam":
         return f"optim.name={cfg.optim.name} (a population steps with a stacked Adam)"
-    if cfg.model.simultaneous:
-        return "model.simultaneous=true (a population steps D, then G)"
+    if cfg.optim.simultaneous:
+        return "optim.simultaneous=true (a population steps D, then G)"
     if cfg.trainer.accelerator not in STACKED_ACCELERATORS:
         allowed = ", ".join(STACKED_ACCELERATORS)
         return f"trainer.accelerator={cfg.trainer.accelerator} (a population trains on {allowed})"
@@ -106,7 +106,7 @@ def population_key(cfg: DictConfig) -> str | None:
         for part in path:
             node = node.get(part, {})
         node.pop(leaf, None)
-    switches = {"r1": cfg.model.r1_gamma > 0, "ema": cfg.model.ema > 0, "from": start}
+    switches = {"r1": cfg.penalties.r1_gamma > 0, "ema": cfg.optim.ema > 0, "from": start}
     return json.dumps([plain, switches], sort_keys=True, default=str)
 
 
@@ -115,7 +115,7 @@ def resumed_at(cfg: DictConfig) -> int:
     if not cfg.ckpt_path:
         return 0
     checkpoint = torch.load(checkpoint_path(cfg.ckpt_path, key="ckpt_path"), map_location="cpu", weights_only=True)
-    return saved_iteration(checkpoint, cfg.model.d_steps + cfg.model.g_steps)
+    return saved_iteration(checkpoint, cfg.optim.d_steps + cfg.optim.g_steps)
 
 
 def group(keys: list[str | None], most: int) -> list[list[int]]:
@@ -577,8 +577,8 @@ def built_once(cfg: DictConfig) -> dict:
     """What a population builds from its first job's config for all: the model (of each varied value only whether
     it is on), the trainer and the length."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    for key in VARIED[1:]:  # but the seed: where the model's config has them
-        *path, leaf = key.removeprefix("model.").split(".")
+    for key in VARIED[1:]:  # but the seed: in the model's optim and penalties nodes
+        *path, leaf = key.split(".")
         node = functools.reduce(dict.get, path, model)
         node[leaf] = node[leaf] > 0
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)

@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from gan1d.build import build_run, build_trainer, checked_target
 from gan1d.errors import ConfigError, Diverged
 from gan1d.files import write_json
+from gan1d.renamed import renamed
 
 log = logging.getLogger(__name__)
 _run_dirs_given: set[Path] = set()
@@ -35,7 +36,7 @@ def compose(overrides: Sequence[str] = (), run_dir=None, config_dir=None) -> Dic
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    overrides = list(overrides)
+    overrides = renamed(overrides)
     if config_dir is not None:
         overrides.append(f"hydra.searchpath=[file://{Path(config_dir).resolve()}]")
     # Hydra holds one global state: step out of any that is set up (a second call, a Hydra app), then restore it.

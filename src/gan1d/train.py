@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from gan1d.errors import ConfigError, Diverged
+from gan1d.renamed import renamed
 from gan1d.run import failure, record_failure, train
 
 EXIT_CONFIG, EXIT_DIVERGED = 2, 3
@@ -57,6 +58,7 @@ def expose_launcher() -> None:
 
 def cli() -> None:
     expose_launcher()
+    sys.argv[1:] = renamed(sys.argv[1:])
     main()
 
 

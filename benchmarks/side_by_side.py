@@ -1,0 +1,76 @@
+"""This checkout against another commit of gan1d, run by run: the same W1/sd and KS, and the speed, of the runs a
+change to the core must keep (the default on N(4, 1.25), target=trimodal, experiment=seed2017; seed 0).
+
+    git worktree add /tmp/base COMMIT
+    python benchmarks/side_by_side.py --base /tmp/base [--pairs 3] [--json FILE]
+
+Each run is a fresh interpreter with one checkout's ``src`` first on its path (the other's imports never mix in),
+``logger=none``, the rest of the config as the CLI builds it. The speed runs alternate in pairs, base first in odd
+pairs and this checkout first in even ones, and the ratio is the median of the pairs' ratios: on a shared machine
+the speed of both drifts over seconds, and a pair sees the same drift. Prints a markdown table.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+QUALITY = {"default": [], "trimodal": ["target=trimodal"]}  # same W1/sd to the last bit
+SPEED = {"default": [], "seed2017": ["experiment=seed2017"]}  # iterations per second, as the run record has it
+
+ONE_RUN = """
+import json, sys, tempfile
+from gan1d.run import compose, train
+with tempfile.TemporaryDirectory() as run_dir:
+    record = train(compose(["logger=none", *sys.argv[1:]], run_dir=run_dir))
+print(json.dumps({k: record[k] for k in ("w1_over_std", "ks", "steps_per_s")}))
+"""
+
+
+def run(src: Path, overrides: list[str]) -> dict:
+    """One run of ``src``'s gan1d, from a folder of its own; its record's W1/sd, KS and iterations per second."""
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.run([sys.executable, "-c", ONE_RUN, *overrides], cwd=cwd, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(src)}, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", type=Path, required=True, help="a checkout (git worktree) of the other commit")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    sources = {"base": args.base.resolve() / "src", "this": HERE / "src"}
+    quality = {name: {side: run(src, overrides) for side, src in sources.items()}
+               for name, overrides in QUALITY.items()}
+    speed = {name: [] for name in SPEED}
+    for pair in range(args.pairs):
+        order = list(sources.items()) if pair % 2 == 0 else list(sources.items())[::-1]
+        for name, overrides in SPEED.items():
+            speed[name].append({side: run(src, overrides)["steps_per_s"] for side, src in order})
+    print("| run | W1/sd base | W1/sd this | KS base | KS this | same |")
+    print("|---|---|---|---|---|---|")
+    for name, sides in quality.items():
+        base, this = sides["base"], sides["this"]
+        same = base["w1_over_std"] == this["w1_over_std"] and base["ks"] == this["ks"]
+        print(f"| {name} | {base['w1_over_std']:.7f} | {this['w1_over_std']:.7f} | {base['ks']:.7f} | "
+              f"{this['ks']:.7f} | {'bit for bit' if same else 'NO'} |")
+    print("\n| run | it/s base | it/s this | this / base, pairs | median |")
+    print("|---|---|---|---|---|")
+    for name, pairs in speed.items():
+        ratios = [p["this"] / p["base"] for p in pairs]
+        base, this = (" ".join(f"{p[side]:.0f}" for p in pairs) for side in ("base", "this"))
+        each = " ".join(f"{r:.3f}" for r in ratios)
+        print(f"| {name} | {base} | {this} | {each} | {statistics.median(ratios):.3f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"quality": quality, "speed": speed}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
