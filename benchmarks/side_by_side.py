@@ -4,7 +4,7 @@ change to the core must keep (the default on N(4, 1.25), target=trimodal, experi
     git worktree add /tmp/base COMMIT
     python benchmarks/side_by_side.py --base /tmp/base [--pairs 3] [--json FILE]
 
-Each run is a fresh interpreter with one checkout's ``src`` first on its path (the other's imports never mix in),
+Each run is a fresh interpreter with one checkout's ``src`` and ``conf`` (the other's imports never mix in),
 ``logger=none``, the rest of the config as the CLI builds it. The speed runs alternate in pairs, base first in odd
 pairs and this checkout first in even ones, and the ratio is the median of the pairs' ratios: on a shared machine
 the speed of both drifts over seconds, and a pair sees the same drift. Prints a markdown table.
@@ -23,20 +23,27 @@ HERE = Path(__file__).resolve().parent.parent
 QUALITY = {"default": [], "trimodal": ["target=trimodal"]}  # same W1/sd to the last bit
 SPEED = {"default": [], "seed2017": ["experiment=seed2017"]}  # iterations per second, as the run record has it
 
+# gan1d.conf is the checkout's conf/ (an installed gan1d maps it there): loaded from the checkout's own, by path.
 ONE_RUN = """
-import json, sys, tempfile
+import importlib.util, json, sys, tempfile
+conf = sys.argv[1] + "/conf"
+spec = importlib.util.spec_from_file_location("gan1d.conf", conf + "/__init__.py", submodule_search_locations=[conf])
+sys.modules["gan1d.conf"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sys.modules["gan1d.conf"])
 from gan1d.run import compose, train
 with tempfile.TemporaryDirectory() as run_dir:
-    record = train(compose(["logger=none", *sys.argv[1:]], run_dir=run_dir))
+    record = train(compose(["logger=none", *sys.argv[2:]], run_dir=run_dir))
 print(json.dumps({k: record[k] for k in ("w1_over_std", "ks", "steps_per_s")}))
 """
 
 
-def run(src: Path, overrides: list[str]) -> dict:
-    """One run of ``src``'s gan1d, from a folder of its own; its record's W1/sd, KS and iterations per second."""
+def run(checkout: Path, overrides: list[str]) -> dict:
+    """One run of ``checkout``'s gan1d, from a folder of its own; its record's W1/sd, KS and iterations per second."""
     with tempfile.TemporaryDirectory() as cwd:
-        proc = subprocess.run([sys.executable, "-c", ONE_RUN, *overrides], cwd=cwd, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(src)}, check=True)
+        proc = subprocess.run([sys.executable, "-c", ONE_RUN, str(checkout), *overrides], cwd=cwd, text=True,
+                              capture_output=True, env={**os.environ, "PYTHONPATH": str(checkout / "src")})
+    if proc.returncode != 0:
+        sys.exit(f"{checkout}: {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -46,7 +53,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    sources = {"base": args.base.resolve() / "src", "this": HERE / "src"}
+    sources = {"base": args.base.resolve(), "this": HERE}
     quality = {name: {side: run(src, overrides) for side, src in sources.items()}
                for name, overrides in QUALITY.items()}
     speed = {name: [] for name in SPEED}

@@ -15,9 +15,9 @@ from gan1d.losses import LOSSES, Penalties, gradient_norm_penalty, gradient_pena
 from gan1d.metrics import Evaluator, ks, wasserstein1
 from gan1d.module import GAN1D, Optim
 from gan1d.networks import SAMPLE_CHUNK, Discriminator, Generator
-from gan1d.optimizer_steps import OptimizerSteps
 from gan1d.preprocessors import Diffs, Moments, Raw, Variances
 from gan1d.targets import BadArgument, Comb, Exponential, Gaussian, Laplace, LogNormal, Mixture, StudentT, Uniform
+from gan1d.updates import Updates
 
 
 def _mixture_cdf(x, w=(0.25, 0.75), mu=(-2, 2), sd=(0.5, 1.0)):
@@ -498,7 +498,7 @@ class StepCounter:
 def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradient_norm():
     torch.manual_seed(0)
     gan = linear_gan("non_saturating", r1_gamma=1.0, r2_gamma=2.0, gp_gamma=3.0)
-    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
+    gan._updates, gan._d_params = Updates(gan), list(gan.discriminator.parameters())
     assert gan.logged == ("loss/d", "d_out/real_prob", "d_out/fake_prob", "grad_norm/d", "penalty/r1", "penalty/r2",
                           "penalty/gp", "loss/g", "grad_norm/g")
     real, noise, alpha = torch.randn(64, 1), torch.randn(64, 1), torch.rand(64, 1)  # alpha: GP's mixing weights
@@ -520,7 +520,7 @@ def test_discriminator_step_without_input_penalties_scores_real_and_fake_in_one_
     torch.manual_seed(0)
     gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[16]), Variances(4),
                 penalties=Penalties(r1_gamma=0.0))
-    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
+    gan._updates, gan._d_params = Updates(gan), list(gan.discriminator.parameters())
     real, noise = torch.randn(64, 1) + 3.0, torch.randn(64, 1)
     calls = []
     gan.discriminator.register_forward_hook(lambda module, args, out: calls.append(len(out)))
@@ -592,7 +592,7 @@ def test_logged_values_are_means_over_their_own_window():
 
 def test_the_generator_step_leaves_the_discriminator_without_gradients():
     gan = linear_gan("non_saturating")
-    gan._steps, gan._g_params = OptimizerSteps(gan), list(gan.generator.parameters())
+    gan._updates, gan._g_params = Updates(gan), list(gan.generator.parameters())
     gan._d_params = list(gan.discriminator.parameters())
     gan._generator_step(StepCounter(gan._g_params), torch.randn(64, 1))
     assert all(p.grad is not None for p in gan._g_params)
@@ -609,7 +609,7 @@ def test_discriminator_step_penalises_by_the_configured_side(one_sided):
     gan = linear_gan("wgan", r1_gamma=0.0, gp_gamma=1.0, gp_one_sided=one_sided)
     with torch.no_grad():
         gan.discriminator.net[0].weight.fill_(0.5)  # slope 0.5 everywhere: only a two-sided penalty sees it
-    gan._steps, gan._d_params = OptimizerSteps(gan), list(gan.discriminator.parameters())
+    gan._updates, gan._d_params = Updates(gan), list(gan.discriminator.parameters())
     real, noise, alpha = torch.randn(8, 1), torch.randn(8, 1), torch.rand(8, 1)
     stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, alpha)
     assert gan.logged[4] == "penalty/gp"

@@ -81,7 +81,7 @@ def test_figures_drawn_in_the_background_are_the_ones_drawn_in_process(make_cfg,
 
 class WrapperProbe(L.Callback):
     """Records whether gan1d called backward and the optimizer step directly, and if not, why (see
-    gan1d.optimizer_steps)."""
+    gan1d.updates)."""
 
     last = None
 
@@ -90,7 +90,7 @@ class WrapperProbe(L.Callback):
         self.direct = self.reason = None
 
     def on_train_batch_start(self, trainer, pl_module, *args):
-        self.direct, self.reason = pl_module._steps.direct, pl_module._steps.wrappers_needed
+        self.direct, self.reason = pl_module._updates.direct, pl_module._updates.wrappers_needed
 
 
 class HookUser(WrapperProbe):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from gan1d.optimizer_steps import wrappers_needed
+from gan1d.updates import wrappers_needed
 
 if TYPE_CHECKING:
     import lightning as L

@@ -20,8 +20,8 @@ from gan1d.dashboard import Dashboard, for_logger
 from gan1d.errors import Diverged
 from gan1d.losses import D_OUTPUT, LOSSES, Penalties, frozen, gradient_norm_penalty, gradient_penalty
 from gan1d.networks import Discriminator, Generator
-from gan1d.optimizer_steps import OptimizerSteps, wrappers_needed
 from gan1d.preprocessors import Preprocessor
+from gan1d.updates import Updates, wrappers_needed
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class GAN1D(L.LightningModule):
         self.r1_gamma = penalties.r1_gamma
         self.log_every, self.cuda_graph = log_every, cuda_graph
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
-        self._steps: OptimizerSteps | None = None  # backward and step (straight to torch where Lightning idles)
+        self._updates: Updates | None = None  # backward and step (straight to torch where Lightning idles)
         self.graph: GraphedIterations | None = None  # where iterations run as CUDA graphs (see graph_blocker)
         self._g_params = self._d_params = self._ema_params = None  # fixed once the model is on its device
         self._evaluation = (None, None)  # (iteration, samples) of the latest evaluation_samples()
@@ -117,7 +117,7 @@ class GAN1D(L.LightningModule):
         if self.simultaneous:
             g_stats = self._generator_step(opt_g, noise[1], step=False)
             d_stats = self._discriminator_step(opt_d, real[0], noise[0], alpha[0])
-            self._steps.step(opt_g)
+            self._updates.step(opt_g)
         else:
             g_stats = []  # g_steps=0: D trained alone against a generator that stays as it is
             for i in range(self.d_steps):
@@ -168,11 +168,11 @@ class GAN1D(L.LightningModule):
     def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
         """One optimizer step on ``loss`` (``step=False``: the gradient only). Returns the norm of ``params``'
         gradient before the step."""
-        self._steps.zero_grad(opt)
-        self._steps.backward(loss)
+        self._updates.zero_grad(opt)
+        self._updates.backward(loss)
         norm = self.gradient_norm(params)
         if step:
-            self._steps.step(opt)
+            self._updates.step(opt)
         return norm
 
     @staticmethod
@@ -264,7 +264,7 @@ class GAN1D(L.LightningModule):
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
 
     def on_train_start(self) -> None:
-        self._steps = OptimizerSteps(self, wrappers_needed(self.trainer, self))
+        self._updates = Updates(self, wrappers_needed(self.trainer, self))
         blocker = graph_blocker(self.trainer, self)
         self.graph = GraphedIterations(self) if blocker is None else None  # a new fit has new optimizers: a new graph
         if self.graph:

@@ -1,5 +1,6 @@
-"""Backward and optimizer step for a manual-optimization module, straight to torch when Lightning's wrappers
-around them (``manual_backward``, ``LightningOptimizer.step``) would only call hooks that do nothing.
+"""A player's update (its gradient cleared, computed, and one optimizer step) for a manual-optimization module,
+straight to torch when Lightning's wrappers around them (``manual_backward``, ``LightningOptimizer.step``) would only
+call hooks that do nothing.
 
 Those wrappers pass through the precision plugin, the strategy and every callback's backward and optimizer-step
 hooks. With 32-bit precision on one device and none of those hooks overridden they add nothing but Python calls,
@@ -18,9 +19,10 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 WRAPPER_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
 
 
-class OptimizerSteps:
-    """``zero_grad(opt)``, ``backward(loss)`` and ``step(opt)``. ``wrappers_needed``: why Lightning's wrappers must
-    run (``wrappers_needed(trainer, module)``), or None to skip them."""
+class Updates:
+    """A player's update, in three calls: ``zero_grad(opt)``, ``backward(loss)`` and ``step(opt)``.
+    ``wrappers_needed``: why Lightning's wrappers must run (``wrappers_needed(trainer, module)``), or None to skip
+    them."""
 
     def __init__(self, module: L.LightningModule, wrappers_needed: str | None = None):
         self.module, self.wrappers_needed = module, wrappers_needed
