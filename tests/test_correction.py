@@ -9,9 +9,9 @@ from helpers import run_cli
 
 from gan1d import correction
 from gan1d.correction import FILE, Fit
-from gan1d.metrics import Evaluator, mode_masses
+from gan1d.metrics import Evaluator, ks, mode_masses, wasserstein1
 from gan1d.run import train
-from gan1d.targets import Gaussian, Mixture
+from gan1d.targets import Empirical, Gaussian, Mixture
 
 
 class Drawn:
@@ -54,6 +54,50 @@ def test_the_fourier_features_resolve_modes_narrow_against_the_range():
 
     assert ratios() == pytest.approx([1, 1, 1, 1], abs=0.06)
     assert max(ratios(bandwidth=0.0)) > 1.3
+
+
+class Tilt(torch.nn.Module):
+    """A classifier's log odds set by hand: ``slope * x``."""
+
+    def __init__(self, slope: float):
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x):
+        return self.slope * x
+
+
+@pytest.mark.parametrize("slope,kept", [(0.5, True), (-3.0, False)])
+def test_the_check_keeps_a_correction_only_where_it_brings_the_draws_closer(slope, kept):
+    """Made N(0, 1), target N(0.5, 1): p/q = exp(x / 2 - 1/8), so a tilt of 1/2 is the exact correction and one of -3
+    drags the draws the wrong way."""
+    made, target = Gaussian(0, 1), Gaussian(0.5, 1)
+    tilt = correction.Correction(Tilt(slope), log_bound=3 * abs(slope), record={})
+    check = correction.checked(tilt, Drawn(made), lambda x: (wasserstein1(x, target), ks(x, target)),
+                               Fit(check_draws=5000))
+    assert check["kept"] is kept and (check["w1_ratio"] < 1) is kept and (check["ks_ratio"] < 1) is kept
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_data_correction_is_checked_on_training_values_held_aside(monkeypatch, tmp_path, kept):
+    """Fitted without a fifth of the training values, checked on that fifth; kept, it is fitted again on them all;
+    turned off, its samples are the generator's own."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=400))
+    target, made = Empirical(str(tmp_path / "x.npy")), Drawn(Gaussian(0.3, 1.2))
+    pools, checked_on = [], []
+    drawing, ks_two_sample, checked = correction.drawing, correction.ks_two_sample, correction.checked
+    monkeypatch.setattr(correction, "drawing", lambda values: pools.append(values.numpy()) or drawing(values))
+    monkeypatch.setattr(correction, "ks_two_sample", lambda x, y: checked_on.append(y) or ks_two_sample(x, y))
+    monkeypatch.setattr(correction, "checked", lambda *args: {**checked(*args), "kept": kept})
+    fitted = correction.fit(made, target, Fit(samples=4000, steps=100, check_draws=2000))
+    train = np.sort(target.training_values.numpy())
+    assert len(checked_on[0]) == round(0.2 * len(train)) and len(pools) == (2 if kept else 1)
+    assert np.array_equal(np.sort(np.concatenate([pools[0], checked_on[0]])), train)  # a split: nothing in both
+    assert not kept or np.array_equal(np.sort(pools[1]), train)
+    assert fitted.record["check"]["kept"] is kept and "held aside from the fit" in fitted.record["check"]["on"]
+    x, acceptance = fitted.sample(made, 1000, torch.Generator().manual_seed(3))
+    own = made.sample(1000, torch.Generator().manual_seed(3))
+    assert (acceptance == 1.0 and torch.equal(x, own)) is not kept
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,12 @@ stable. The correction fits a fresh one after training, on the generator's final
 narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
 fitted once per checkpoint and kept in the run dir as ``correction.pt``.
 
+A correction is kept only where a check says it helps: fitted on a data target's training part less a fifth held
+aside, it must bring the generator's draws closer to that fifth (by W1 and KS together) before it is fitted again on
+the whole training part; on a formula, it must bring them closer to the exact distribution. Otherwise it is off,
+and the corrected samples are the generator's own: on a small column the classifier learns the training values'
+own bumps, which the held-out data do not share.
+
 ``python -m gan1d.sample ckpt=RUN correct=true`` and ``python -m gan1d.evaluate ckpt=RUN correct=true`` use it.
 """
 
@@ -31,6 +37,7 @@ from torch import nn
 from gan1d.build import build_target
 from gan1d.evaluate import check_unchanged, run_dir_of, trained_target
 from gan1d.files import atomic_path
+from gan1d.metrics import ks, ks_two_sample, wasserstein1, wasserstein1_two_sample
 from gan1d.networks import SAMPLE_CHUNK, Generator
 from gan1d.sample import SampleError, checkpoint_path, load_generator
 from gan1d.targets import Target
@@ -51,6 +58,8 @@ class Fit:
     bandwidth: float = 16.0  # sd of their frequencies, per standardised unit: resolves widths down to ~1/bandwidth
     hidden: int = 64  # width of the MLP's two hidden layers
     bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
+    check: float = 0.2  # the share of a data target's training values held aside to check the correction on
+    check_draws: int = 20_000  # generated draws, and as many corrected ones, scored in the check
     seed: int = 0
 
 
@@ -75,10 +84,12 @@ class OddsNet(nn.Module):
 
 class Correction:
     """A fitted OddsNet and its bound: ``sample(generator, n, rng)`` draws n corrected samples and says what share
-    of the generated draws it kept; ``record`` says what the fit cost and found."""
+    of the generated draws it kept; ``record`` says what the fit cost and found, and its check (``record["check"]``:
+    ``kept`` false turns the correction off, every draw kept)."""
 
     def __init__(self, odds: OddsNet, log_bound: float, record: dict):
         self.odds, self.log_bound, self.record = odds.eval(), log_bound, record
+        self.on = record.get("check", {}).get("kept", True)
 
     @torch.no_grad()
     def acceptance(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,6 +97,8 @@ class Correction:
 
     @torch.no_grad()
     def sample(self, generator: Generator, n: int, rng: torch.Generator) -> tuple[torch.Tensor, float]:
+        if not self.on:  # its check found it no help: the generator's own samples, as gan1d.sample draws them
+            return generator.sample(n, rng), 1.0
         x, acceptance = self.resample(generator, n, rng)
         if len(generator.atom_values):  # the atoms keep their exact weights: drawn as the generator draws them
             z = generator.noise_like(n, rng)
@@ -105,11 +118,51 @@ class Correction:
 
 
 def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
-    """Fit the classifier on ``how.samples`` draws of each side, then set its bound on fresh generated draws. Both
-    sides are continuous parts: a data target's atoms are set apart in training and placed exactly by the generator."""
+    """The correction of ``generator`` toward ``target``, kept where its check says it helps (see the module's
+    docstring). Both sides are continuous parts: a data target's atoms are set apart in training and placed
+    exactly by the generator."""
     start = time.perf_counter()
+    values = getattr(target, "training_values", None)
+    if values is None:  # a formula: checked against the exact distribution
+        correction = fit_odds(generator, target.sample, how)
+        check = checked(correction, generator, lambda x: (wasserstein1(x, target), ks(x, target)), how)
+    else:  # data: fitted without a held-aside part of the training values, checked on it, then fitted on all
+        order = torch.randperm(len(values), generator=torch.Generator().manual_seed(how.seed))
+        aside = round(how.check * len(values))
+        held, rest = values[order[:aside]].numpy(), values[order[aside:]]
+        correction = fit_odds(generator, drawing(rest), how)
+        as_data = target.as_data
+        check = checked(correction, generator, lambda x: (wasserstein1_two_sample(as_data(x), held),
+                                                          ks_two_sample(as_data(x), held)), how)
+        check["on"] = f"{len(held)} of the {len(values)} training values, held aside from the fit"
+        if check["kept"]:
+            correction = fit_odds(generator, drawing(values), how)
+    return Correction(correction.odds, correction.log_bound,
+                      {"fit_s": time.perf_counter() - start, "log_bound": correction.log_bound, "fit": asdict(how),
+                       "check": check})
+
+
+def drawing(values: torch.Tensor):
+    """Draws from ``values`` with replacement, as a data target's training draws."""
+    return lambda n, rng: values[torch.randint(len(values), (n,), generator=rng)]
+
+
+def checked(correction: Correction, generator: Generator, scores, how: Fit) -> dict:
+    """How the correction changes ``scores(x)`` (W1 and KS against the check's values) of the generator's draws:
+    their ratios, corrected over uncorrected, and whether they fall on the whole (their sum below 2)."""
+    rng = torch.Generator().manual_seed(how.seed + 1)
+    raw = generator.sample(how.check_draws, rng, atoms=False).numpy()
+    kept = correction.resample(generator, how.check_draws, rng)[0].numpy()
+    (w1_raw, ks_raw), (w1_kept, ks_kept) = scores(raw), scores(kept)
+    ratios = {"w1_ratio": w1_kept / w1_raw, "ks_ratio": ks_kept / ks_raw}
+    return {"on": "the target's exact distribution", **ratios, "kept": sum(ratios.values()) < 2}
+
+
+def fit_odds(generator: Generator, draw, how: Fit) -> Correction:
+    """Fit the classifier on ``how.samples`` draws of each side (``draw(n, rng)``: the target's), then set its
+    bound on fresh generated draws."""
     rng = torch.Generator().manual_seed(how.seed)
-    real = target.sample(how.samples, rng).float()
+    real = draw(how.samples, rng).float()
     fake = generator.sample(how.samples, rng, atoms=False)
     with torch.random.fork_rng():  # the MLP's initial weights, seeded without moving the caller's generator
         torch.manual_seed(how.seed)
@@ -129,8 +182,7 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
         decay.step()
     with torch.no_grad():
         log_bound = float(odds(generator.sample(how.samples, rng, atoms=False)).quantile(how.bound_quantile))
-    record = {"fit_s": time.perf_counter() - start, "log_bound": log_bound, "fit": asdict(how)}
-    return Correction(odds, log_bound, record)
+    return Correction(odds, log_bound, {})
 
 
 def checkpoint_digest(ckpt: Path) -> str:
@@ -151,7 +203,7 @@ def load(path: Path, digest: str) -> Correction | None:
     if not path.is_file():
         return None
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if state["checkpoint_sha256"] != digest:
+    if state["checkpoint_sha256"] != digest or "check" not in state["record"]:  # fitted before corrections were checked
         return None
     how = Fit(**state["record"]["fit"])
     odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
@@ -181,7 +233,8 @@ class Corrected:
         classifier's log p/q against the one measured from ``draws`` generated samples. Returns its path."""
         from gan1d.figures import bin_edges, correction_figure, overlay_data, smooth_density, to_png
 
-        data = overlay_data(self.target, raw, "the discriminator's correction")._replace(corrected=kept)
+        title = "the discriminator's correction" + ("" if self.correction.on else ": off, its check found it no help")
+        data = overlay_data(self.target, raw, title)._replace(corrected=kept)
         # q as the overlay draws it: the continuous part's density, on bins that hold whole steps of rounded data.
         edges = bin_edges(data.x[0], data.x[-1], data.decimals, bins=len(data.x))
         centres = (edges[:-1] + edges[1:]) / 2

@@ -188,8 +188,12 @@ def summary(result: dict) -> str:
     if "correction" not in result:
         return line
     before, record = result["uncorrected"], result["correction"]
-    return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; "
-            f"{record['acceptance']:.1%} of draws accepted, fitted in {record['fit_s']:.1f} s")
+    check = record["check"]
+    verdict = (f"{record['acceptance']:.1%} of draws accepted" if check["kept"] else
+               "off: it did not bring the draws closer to the check's values, so these are the generator's own")
+    return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; {verdict} "
+            f"(checked on {check['on']}: W1 x{check['w1_ratio']:.2f}, KS x{check['ks_ratio']:.2f}), fitted in "
+            f"{record['fit_s']:.1f} s")
 
 
 if __name__ == "__main__":
