@@ -78,26 +78,30 @@ def test_the_check_keeps_a_correction_only_where_it_brings_the_draws_closer(slop
     assert check["kept"] is kept and (check["w1_ratio"] < 1) is kept and (check["ks_ratio"] < 1) is kept
 
 
-@pytest.mark.parametrize("kept", [True, False])
-def test_a_data_correction_is_checked_on_training_values_held_aside(monkeypatch, tmp_path, kept):
-    """Fitted without a fifth of the training values, checked on that fifth; kept, it is fitted again on them all;
-    turned off, its samples are the generator's own."""
-    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=400))
-    target, made = Empirical(str(tmp_path / "x.npy")), Drawn(Gaussian(0.3, 1.2))
-    pools, checked_on = [], []
-    drawing, ks_two_sample, checked = correction.drawing, correction.ks_two_sample, correction.checked
-    monkeypatch.setattr(correction, "drawing", lambda values: pools.append(values.numpy()) or drawing(values))
+@pytest.mark.parametrize("validation", [0.0, 0.2])
+def test_a_data_correction_is_checked_on_the_validation_part_only(monkeypatch, tmp_path, validation):
+    """Never on training values, which the generator trained on: on the validation part where there is one, else
+    not at all (kept)."""
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=600))
+    target, made = Empirical(str(tmp_path / "x.npy"), validation=validation), Drawn(Gaussian(0.3, 1.2))
+    checked_on = []
+    ks_two_sample = correction.ks_two_sample
     monkeypatch.setattr(correction, "ks_two_sample", lambda x, y: checked_on.append(y) or ks_two_sample(x, y))
-    monkeypatch.setattr(correction, "checked", lambda *args: {**checked(*args), "kept": kept})
-    fitted = correction.fit(made, target, Fit(samples=4000, steps=100, check_draws=2000))
-    train = np.sort(target.training_values.numpy())
-    assert len(checked_on[0]) == round(0.2 * len(train)) and len(pools) == (2 if kept else 1)
-    assert np.array_equal(np.sort(np.concatenate([pools[0], checked_on[0]])), train)  # a split: nothing in both
-    assert not kept or np.array_equal(np.sort(pools[1]), train)
-    assert fitted.record["check"]["kept"] is kept and "held aside from the fit" in fitted.record["check"]["on"]
+    check = correction.fit(made, target, Fit(samples=4000, steps=200, check_draws=2000)).record["check"]
+    if validation:
+        assert len(checked_on) == 2 and all(np.array_equal(y, target.validation) for y in checked_on)
+        assert check["on"].startswith(f"the validation part's {len(target.validation)} values")
+        assert check["kept"] and check["w1_ratio"] < 1  # made is off by 0.3 sd: the correction helps
+    else:
+        assert checked_on == [] and check["kept"] and check["on"].startswith("nothing: the generator trained on")
+
+
+def test_a_correction_its_check_turns_off_gives_the_generators_own_samples(monkeypatch):
+    made = Drawn(Gaussian(0, 1))
+    monkeypatch.setattr(correction, "checked", lambda *args: {"on": "a test", "kept": False})
+    fitted = correction.fit(made, Gaussian(0.5, 1), Fit(samples=4000, steps=50))
     x, acceptance = fitted.sample(made, 1000, torch.Generator().manual_seed(3))
-    own = made.sample(1000, torch.Generator().manual_seed(3))
-    assert (acceptance == 1.0 and torch.equal(x, own)) is not kept
+    assert acceptance == 1.0 and torch.equal(x, made.sample(1000, torch.Generator().manual_seed(3)))
 
 
 @pytest.fixture(scope="module")

@@ -191,9 +191,9 @@ def summary(result: dict) -> str:
     check = record["check"]
     verdict = (f"{record['acceptance']:.1%} of draws accepted" if check["kept"] else
                "off: it did not bring the draws closer to the check's values, so these are the generator's own")
+    ratios = f": W1 x{check['w1_ratio']:.2f}, KS x{check['ks_ratio']:.2f}" if "w1_ratio" in check else ""
     return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; {verdict} "
-            f"(checked on {check['on']}: W1 x{check['w1_ratio']:.2f}, KS x{check['ks_ratio']:.2f}), fitted in "
-            f"{record['fit_s']:.1f} s")
+            f"(checked on {check['on']}{ratios}), fitted in {record['fit_s']:.1f} s")
 
 
 if __name__ == "__main__":

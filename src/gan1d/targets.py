@@ -505,11 +505,6 @@ class Empirical(Target):
         name = "validation" if self.reference_part == "validation" else "held-out"
         return f"the {name} part ({len(self.reference)} values)"
 
-    @property
-    def training_values(self) -> torch.Tensor:
-        """The training part's continuous values (its atoms set apart), which training draws from."""
-        return self._train
-
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self._train[torch.randint(len(self._train), (n,), generator=generator)]
 
