@@ -6,7 +6,7 @@ of the iteration, drawn from its own generator seeded by (seed, rank, i). The st
 resumed at iteration ``i`` sees exactly the data it would have seen, whatever the number of loader workers and
 however the iterations are grouped into batches, and every rank sees different data.
 
-One loader batch holds ``iterations_per_batch`` iterations' worth (one batch fewer, to end at ``steps``):
+One loader batch holds ``iterations_per_batch`` iterations' worth (the one that ends at ``steps`` fewer):
 Lightning's per-batch work (fetching, hooks, callbacks, the bar) is then paid once per many iterations. The stream
 goes on past ``steps``: the run ends there (GAN1D.on_train_batch_end), and a resumed run may train longer.
 """
