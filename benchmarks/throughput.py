@@ -64,7 +64,7 @@ def plain_loop(cfg: DictConfig) -> float:
             if model.optim.lr_decay_start < 1:  # linear to 0 from lr_decay_start of the way on
                 factor = min(1.0, (1 - t / datamodule.steps) / (1 - model.optim.lr_decay_start))
                 opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"] = model.g_lr * factor, model.d_lr * factor
-            for i in range(model.d_steps):
+            for i in range(model.optim.d_steps):
                 z = pre.standardize(real[i]).requires_grad_(model.r1_gamma > 0)
                 d_real = D(pre.features(z))
                 with torch.no_grad():
@@ -75,8 +75,8 @@ def plain_loop(cfg: DictConfig) -> float:
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
-            for j in range(model.g_steps):
-                loss_g = model.g_loss(D(pre(G(noise[model.d_steps + j]))))
+            for j in range(model.optim.g_steps):
+                loss_g = model.g_loss(D(pre(G(noise[model.optim.d_steps + j]))))
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()

@@ -40,8 +40,8 @@ class SignalInIteration(L.Callback):
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule,
                                  optimizer: torch.optim.Optimizer) -> None:
-        per_iteration = pl_module.d_steps + pl_module.g_steps
-        if pl_module.global_step == (self.iteration - 1) * per_iteration + pl_module.d_steps:
+        per_iteration = pl_module.optim.d_steps + pl_module.optim.g_steps
+        if pl_module.global_step == (self.iteration - 1) * per_iteration + pl_module.optim.d_steps:
             for _ in range(self.count):
                 os.kill(os.getpid(), signal.SIGINT)
 

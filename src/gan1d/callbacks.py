@@ -26,11 +26,7 @@ PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
 def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
     """True every ``every`` iterations and at the last one. Checked at batch ends: a batch holds several iterations,
     and ``iterations_per_batch`` divides every cadence, so no due iteration falls inside a batch."""
-    return pl_module.iteration % every == 0 or is_last(trainer, pl_module)
-
-
-def is_last(trainer: L.Trainer, pl_module) -> bool:
-    return pl_module.iteration >= trainer.datamodule.steps
+    return pl_module.iteration % every == 0 or pl_module.finished
 
 
 def d_reading(pl_module):
@@ -80,7 +76,7 @@ class Evaluation(L.Callback):
             gap = d_star_gap(trainer.datamodule.target, *parts, d_reading(pl_module))
             if gap is not None:
                 scores["eval/d_star_gap"] = gap
-        if self.test is not None and is_last(trainer, pl_module):
+        if self.test is not None and pl_module.finished:
             scores.update({f"test/{name}": value for name, value in self.test(samples).items()})
         pl_module.report(scores)
         # TensorBoard's Histograms and Distributions tabs show the generated distribution moving.
@@ -351,7 +347,7 @@ class GracefulStop(L.Callback):
         self.module.stop_requested = True
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if self.requested is not None and not is_last(trainer, pl_module):
+        if self.requested is not None and not pl_module.finished:
             log.warning("%s received: stopped after iteration %d", self.requested, pl_module.iteration)
             raise Stopped  # Lightning's graceful shutdown: on_exception hooks, then exit code 1
 

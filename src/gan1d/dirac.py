@@ -19,7 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from gan1d.callbacks import is_due, is_last
+from gan1d.callbacks import is_due
 from gan1d.drawing import Painter
 from gan1d.files import atomic_file, write_json
 from gan1d.losses import gradient_norm_penalty, gradient_penalty
@@ -50,13 +50,13 @@ def spectral_radius(*args, **kwargs) -> float:
 def theory(module) -> float | None:
     """The spectral radius for a GAN1D module's settings, or None where the linearisation above does not hold (not
     plain gradient steps, a loss without a slope here, a two-sided gradient penalty, which is not 0 at psi = 0)."""
-    loss = module.loss_name
-    if module.optim.name != "sgd" or loss not in SLOPE or module.r2_gamma > 0:
+    loss, optim, penalties = module.loss_name, module.optim, module.penalties
+    if optim.name != "sgd" or loss not in SLOPE or penalties.r2_gamma > 0:
         return None
-    if module.gp_gamma > 0 and not module.gp_one_sided:
+    if penalties.gp_gamma > 0 and not penalties.gp_one_sided:
         return None
-    return spectral_radius(loss, module.g_lr, module.d_lr, module.r1_gamma, module.d_steps, module.g_steps,
-                           module.simultaneous)
+    return spectral_radius(loss, optim.g_lr, optim.d_lr, penalties.r1_gamma, optim.d_steps, optim.g_steps,
+                           optim.simultaneous)
 
 
 def measured_factor(theta: np.ndarray, psi: np.ndarray) -> float:
@@ -84,13 +84,13 @@ def vector_field(module, theta: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray
     critic = lambda z: (ps * z).squeeze(-1)  # noqa: E731
     z_real = torch.full_like(th, at).requires_grad_(True)
     d_real, d_fake = critic(z_real), critic(th.detach())
-    d_loss = module.d_loss(d_real, d_fake)
-    if module.r1_gamma > 0:
-        d_loss = d_loss + module.r1_gamma * gradient_norm_penalty(d_real, z_real)
-    if module.gp_gamma > 0:
+    d_loss, penalties = module.d_loss(d_real, d_fake), module.penalties
+    if penalties.r1_gamma > 0:
+        d_loss = d_loss + penalties.r1_gamma * gradient_norm_penalty(d_real, z_real)
+    if penalties.gp_gamma > 0:
         alpha = torch.full_like(th, 0.5)  # the critic is a line: its gradient is psi between any two points
-        d_loss = d_loss + module.gp_gamma * gradient_penalty(critic, 1, z_real, th.detach(), alpha,
-                                                             module.gp_one_sided)
+        d_loss = d_loss + penalties.gp_gamma * gradient_penalty(critic, 1, z_real, th.detach(), alpha,
+                                                                penalties.gp_one_sided)
     (d_psi,) = torch.autograd.grad(d_loss.sum(), ps)
     (d_theta,) = torch.autograd.grad(module.g_loss(critic(th)).sum(), th)
     return -d_theta.reshape(np.shape(theta)).numpy(), -d_psi.reshape(np.shape(psi)).numpy()
@@ -122,7 +122,7 @@ class Trajectory(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.points.append(self.position(pl_module))
-        if is_last(trainer, pl_module):
+        if pl_module.finished:
             theta, psi = np.array(self.points).T
             rho = theory(pl_module)
             pl_module.report({"eval/dirac_factor": measured_factor(theta, psi), "eval/dirac_spectral_radius": rho})

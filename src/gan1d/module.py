@@ -62,7 +62,7 @@ class GAN1D(L.LightningModule):
     ):
         super().__init__()
         self.automatic_optimization = False
-        self.optim, penalties = optim or Optim(), penalties or Penalties()
+        self.optim, self.penalties = optim or Optim(), penalties or Penalties()
         self.generator, self.preprocessor = generator, preprocessor
         self.discriminator: Discriminator = discriminator(in_features=preprocessor.width)
         # The averaged generator is the one evaluated and sampled: it smooths out the last iterations' oscillation.
@@ -73,18 +73,16 @@ class GAN1D(L.LightningModule):
         self.d_prob = reading == "prob"
         self.d_reading = torch.sigmoid if self.d_prob else as_is
         # The penalties that are on, by name (a population's replicas agree on these, whatever their gammas).
-        self.penalties_on = penalties.on()
+        self.penalties_on = self.penalties.on()
         # R1 and R2 differentiate D at one side's inputs: with either on, D scores real and fake in separate calls.
         self.joint_critic = not {"r1", "r2"} & set(self.penalties_on)
         # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
                        *(f"penalty/{name}" for name in self.penalties_on),
                        *(("loss/g", "grad_norm/g") if self.optim.g_steps else ()))
-        self.d_steps, self.g_steps, self.simultaneous = self.optim.d_steps, self.optim.g_steps, self.optim.simultaneous
-        self.r2_gamma, self.gp_gamma, self.gp_one_sided = penalties.r2_gamma, penalties.gp_gamma, penalties.gp_one_sided
         # A population keeps one of each of these per replica, in place of the number here.
         self.g_lr, self.d_lr, self.ema = self.optim.g_lr, self.optim.d_lr, self.optim.ema
-        self.r1_gamma = penalties.r1_gamma
+        self.r1_gamma = self.penalties.r1_gamma
         self.log_every, self.cuda_graph = log_every, cuda_graph
         self._sums, self._count = None, 0  # of the logged quantities since the last log point, on the device
         self._updates: Updates | None = None  # backward and step (straight to torch where Lightning idles)
@@ -114,16 +112,17 @@ class GAN1D(L.LightningModule):
         weight average moved ``ema_weight`` of the way to the generator, the logged values added to the sums. Run
         eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one.
         ``simultaneous`` (one step each): G's gradient is taken at the same weights as D's, then both step."""
-        if self.simultaneous:
+        d_steps, g_steps = self.optim.d_steps, self.optim.g_steps
+        if self.optim.simultaneous:
             g_stats = self._generator_step(opt_g, noise[1], step=False)
             d_stats = self._discriminator_step(opt_d, real[0], noise[0], alpha[0])
             self._updates.step(opt_g)
         else:
             g_stats = []  # g_steps=0: D trained alone against a generator that stays as it is
-            for i in range(self.d_steps):
+            for i in range(d_steps):
                 d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
-            for j in range(self.g_steps):
-                g_stats = self._generator_step(opt_g, noise[self.d_steps + j])
+            for j in range(g_steps):
+                g_stats = self._generator_step(opt_g, noise[d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(ema_weight)
         # The last D and G steps' values, summed on the device and read once per log point: no host sync per iteration.
@@ -146,10 +145,11 @@ class GAN1D(L.LightningModule):
         if "r1" in self.penalties_on:
             penalties.append((self.r1_gamma, gradient_norm_penalty(d_real, z_real)))
         if "r2" in self.penalties_on:
-            penalties.append((self.r2_gamma, gradient_norm_penalty(d_fake, z_fake)))
+            penalties.append((self.penalties.r2_gamma, gradient_norm_penalty(d_fake, z_fake)))
         if "gp" in self.penalties_on:
-            penalties.append((self.gp_gamma, gradient_penalty(self.critic, self.preprocessor.pack, z_real, z_fake,
-                                                              alpha, self.gp_one_sided)))
+            gp = gradient_penalty(self.critic, self.preprocessor.pack, z_real, z_fake, alpha,
+                                  self.penalties.gp_one_sided)
+            penalties.append((self.penalties.gp_gamma, gp))
         loss = adversarial
         for gamma, penalty in penalties:
             loss = loss + gamma * penalty
@@ -283,12 +283,17 @@ class GAN1D(L.LightningModule):
         self.stop_at_run_length()
 
     def on_train_end(self) -> None:
-        if self.iteration < self.trainer.datamodule.steps and not self.stop_requested:
+        if not self.finished and not self.stop_requested:
             log.warning("training ended at iteration %d of steps=%d", self.iteration, self.trainer.datamodule.steps)
 
+    @property
+    def finished(self) -> bool:
+        """The run has done its ``steps`` iterations (a resumed run may have raised them)."""
+        return self.iteration >= self.trainer.datamodule.steps
+
     def stop_at_run_length(self) -> None:
-        # The data stream is endless: the run ends after `steps` iterations (a resumed run may have raised it).
-        if self.iteration >= self.trainer.datamodule.steps:
+        # The data stream is endless: the module ends the run.
+        if self.finished:
             self.trainer.should_stop = True
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -342,7 +347,7 @@ class GAN1D(L.LightningModule):
                 group["lr"], group["capturable"] = float(group["lr"]), False
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.iteration = saved_iteration(checkpoint, self.d_steps + self.g_steps)
+        self.iteration = saved_iteration(checkpoint, self.optim.d_steps + self.optim.g_steps)
 
 
 def saved_iteration(checkpoint: dict, steps_per_iteration: int) -> int:

@@ -623,7 +623,7 @@ def resume_from(jobs: list[Job], folder: Path) -> Path | None:
     if any(job.ckpt is None for job in jobs):
         raise ConfigError("ckpt_path: every job of a population resumes, or none does")
     checkpoints = [torch.load(job.ckpt, map_location="cpu", weights_only=True) for job in jobs]
-    per_iteration = jobs[0].module.d_steps + jobs[0].module.g_steps
+    per_iteration = jobs[0].module.optim.d_steps + jobs[0].module.optim.g_steps
     iterations = {saved_iteration(c, per_iteration) for c in checkpoints}
     if len(iterations) > 1:
         raise ConfigError("ckpt_path: the jobs of a population must resume from the same iteration")
