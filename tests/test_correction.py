@@ -1,6 +1,7 @@
 """The discriminator's correction (gan1d.correction): a classifier's odds after training, and the samples it keeps."""
 
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -102,6 +103,20 @@ def test_a_correction_its_check_turns_off_gives_the_generators_own_samples(monke
     fitted = correction.fit(made, Gaussian(0.5, 1), Fit(samples=4000, steps=50))
     x, acceptance = fitted.sample(made, 1000, torch.Generator().manual_seed(3))
     assert acceptance == 1.0 and torch.equal(x, made.sample(1000, torch.Generator().manual_seed(3)))
+
+
+def test_a_saved_correction_is_read_back_only_when_fitted_with_this_versions_knobs(tmp_path):
+    """A correction.pt fitted with other knobs (an older, smaller check) is fitted anew, not trusted."""
+    how = Fit()
+    odds = correction.OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
+    path, check = tmp_path / FILE, {"on": "a test", "kept": False}
+    correction.save(correction.Correction(odds, 0.5, {"fit": asdict(how), "check": check}), path, "abc")
+    back = correction.load(path, "abc")
+    assert back.log_bound == 0.5 and not back.on and torch.equal(back.odds.frequencies, odds.frequencies)
+    assert correction.load(path, "another checkpoint") is None
+    smaller = {"fit": asdict(Fit(check_draws=20_000)), "check": check}
+    correction.save(correction.Correction(odds, 0.5, smaller), path, "abc")
+    assert correction.load(path, "abc") is None
 
 
 @pytest.fixture(scope="module")

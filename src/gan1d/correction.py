@@ -13,12 +13,13 @@ stable. The correction fits a fresh one after training, on the generator's final
 narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
 fitted once per checkpoint and kept in the run dir as ``correction.pt``.
 
-A correction is kept only where a check says it helps: it must bring the generator's draws closer (by W1 and KS
-together) to the exact distribution of a formula, or to a data target's validation part, which neither the
-generator nor the classifier saw. Otherwise it is off, and the corrected samples are the generator's own. Data
-without a validation part (target.validation=0, the default) are not checked: every other value but the held-out
-part's trained the generator, which then sits closer to them than to unseen data, so a check on them turns off a
-correction that helps (benchmarks/results/data_checked_on_training_probe.md).
+A correction is kept only where a check says it helps: 200,000 corrected draws must sit closer than 200,000 of the
+generator's own (by W1 and KS together: their ratios sum below 2) to the exact distribution of a formula, or to a
+data target's validation part, which neither the generator nor the classifier saw; fewer draws leave the check noise
+on runs near their floor (benchmarks/results/correction_check.md). Otherwise it is off, and the corrected samples
+are the generator's own. Data without a validation part (target.validation=0, the default) are not checked: every
+other value but the held-out part's trained the generator, which then sits closer to them than to unseen data, so a
+check on them turns off a correction that helps (benchmarks/results/data_checked_on_training_probe.md).
 
 ``python -m gan1d.sample ckpt=RUN correct=true`` and ``python -m gan1d.evaluate ckpt=RUN correct=true`` use it.
 """
@@ -60,7 +61,7 @@ class Fit:
     bandwidth: float = 16.0  # sd of their frequencies, per standardised unit: resolves widths down to ~1/bandwidth
     hidden: int = 64  # width of the MLP's two hidden layers
     bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
-    check_draws: int = 20_000  # generated draws, and as many corrected ones, scored in the check
+    check_draws: int = 200_000  # generated draws, and as many corrected ones, scored in the check
     seed: int = 0
 
 
@@ -194,12 +195,9 @@ def load(path: Path, digest: str) -> Correction | None:
     another."""
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state["checkpoint_sha256"] != digest or "check" not in state["record"]:  # fitted before corrections were checked
-        return None
-    try:
-        how = Fit(**state["record"]["fit"])
-    except TypeError:  # fitted with knobs this version does not have: fitted anew
+    state, how = torch.load(path, map_location="cpu", weights_only=True), Fit()
+    # Fitted for another checkpoint, or with other knobs than this version's (a smaller check, say): fitted anew.
+    if state["checkpoint_sha256"] != digest or state["record"].get("fit") != asdict(how):
         return None
     odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
     odds.load_state_dict(state["state_dict"])
