@@ -105,6 +105,7 @@ KEPT = ("w1_over_std", "ks", "mean_error", "std_error", "min_mode_ratio", "w1_ov
 def run_one(job: dict) -> dict:
     """One training run in a fresh process, then 20,000 samples from its checkpoint, scored."""
     import numpy as np
+    import torch
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
 
@@ -112,6 +113,7 @@ def run_one(job: dict) -> dict:
     from gan1d.run import train
     from gan1d.sample import sample
 
+    torch.set_num_threads(1)  # one thread per job, as the runs train: a reused run's correction fits on one too
     overrides = [*job["overrides"], f"seed={job['seed']}", f"run_dir={job['run_dir']}"]
     with initialize_config_module("gan1d.conf", version_base="1.3"):
         cfg = compose("train", overrides=overrides)
