@@ -52,6 +52,9 @@ PRESETS = {
     "categories_20_batch_1024_5000_steps_r1_3": ["model.generator.categories=20", "data.batch_size=1024", "steps=5000",
                                                  "penalties.r1_gamma=3"],
     "r1_0.1": ["penalties.r1_gamma=0.1"],
+    # Issue #40's point 5: D sees each sample's random Fourier features (benchmarks/fourier_probe.py).
+    **{f"fourier_{b}": ["preprocessor._target_=fourier_probe.Fourier", "+preprocessor.features=64",
+                        f"+preprocessor.bandwidth={b}"] for b in (4, 8)},
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
     "multimodal": ["experiment=multimodal"],
