@@ -17,18 +17,16 @@ Rules: ``sum`` keeps where the two ratios (corrected / raw) sum below 2; ``sum+c
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import N_SAMPLES, RANDOM, SAMPLE_SEED, ZOO, passes, target_named  # noqa: E402
+from quality import N_SAMPLES, RANDOM, SAMPLE_SEED, ZOO, passes, run_dir, scored, target_named  # noqa: E402
 
-from gan1d.correction import Correction, Fit, OddsNet  # noqa: E402
-from gan1d.metrics import Evaluator, ks, mode_masses, wasserstein1  # noqa: E402
+from gan1d.correction import Correction, Fit, OddsNet, checked  # noqa: E402
+from gan1d.metrics import ks, wasserstein1  # noqa: E402
 from gan1d.sample import load_generator  # noqa: E402
 
 CHECKS = {"unpaired 20k": ("unpaired", 20_000), "unpaired 200k": ("unpaired", 200_000),
@@ -45,22 +43,16 @@ def read_correction(path: Path) -> Correction:
 
 
 def check_ratios(correction, generator, target, kind: str, n: int) -> tuple[float, float]:
-    rng = torch.Generator().manual_seed(1)
+    """The check's W1 and KS ratios: gan1d.correction's own check (unpaired), or the paired variant."""
+    scores = lambda x: (wasserstein1(x, target), ks(x, target))  # noqa: E731
+    if kind == "unpaired":
+        check = checked(correction, generator, scores, Fit(check_draws=n))
+        return check["w1_ratio"], check["ks_ratio"]
+    rng = torch.Generator().manual_seed(Fit.seed + 1)  # the draws gan1d's check starts from
     raw = generator.sample(n, rng, atoms=False)
-    if kind == "paired":
-        kept = raw[torch.rand(len(raw), generator=rng) < correction.acceptance(raw)]
-    else:
-        kept = correction.resample(generator, n, rng)[0]
-    raw, kept = raw.numpy(), kept.numpy()
-    return wasserstein1(kept, target) / wasserstein1(raw, target), ks(kept, target) / ks(raw, target)
-
-
-def scored(x: np.ndarray, target) -> dict:
-    scores = Evaluator(target)(x)
-    row = {"w1_over_std": scores["w1_over_std"], "ks": scores["ks"]}
-    if hasattr(target, "modes"):
-        row["mode_ratios"] = mode_masses(x, *(m.numpy() for m in target.modes())).tolist()
-    return row
+    kept = raw[torch.rand(len(raw), generator=rng) < correction.acceptance(raw)]
+    (w1_raw, ks_raw), (w1_kept, ks_kept) = scores(raw.numpy()), scores(kept.numpy())
+    return w1_kept / w1_raw, ks_kept / ks_raw
 
 
 def probe(run_dir: Path, name: str, seed: int) -> dict:
@@ -112,10 +104,10 @@ def main() -> None:
     done = {(r["target"], r["seed"]) for r in rows}
     for name in ZOO + RANDOM:
         for seed in range(args.seeds):
-            run_dir = args.runs / "default" / re.sub(r"[^\w.-]+", "_", name).strip("_") / f"seed{seed}"
-            if (name, seed) in done or not (run_dir / "correction.pt").is_file():
+            folder = run_dir(args.runs, "default", name, seed)
+            if (name, seed) in done or not (folder / "correction.pt").is_file():
                 continue
-            rows.append(probe(run_dir, name, seed))
+            rows.append(probe(folder, name, seed))
             partial.write_text(json.dumps(rows, indent=1) + "\n")  # resumable: a rerun goes on from here
             print(name, seed, rows[-1]["checks"], flush=True)
     table = summary(rows)

@@ -112,7 +112,6 @@ def run_one(job: dict) -> dict:
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
 
-    from gan1d.metrics import Evaluator, mode_masses
     from gan1d.run import train
     from gan1d.sample import sample
 
@@ -133,15 +132,8 @@ def run_one(job: dict) -> dict:
     samples = sample(job["run_dir"], N_SAMPLES, seed=SAMPLE_SEED + job["seed"])
     np.save(Path(job["run_dir"]) / "samples.npy", samples)
     target = instantiate(cfg.target)
-
-    def scored(x: np.ndarray) -> dict:
-        scores = Evaluator(target)(x)
-        modes = {"mode_ratios": mode_masses(x, *(m.numpy() for m in target.modes())).tolist()} \
-            if hasattr(target, "modes") else {}
-        return {**{k: scores[k] for k in KEPT if k in scores}, **modes}
-
     row = {**{k: job[k] for k in ("preset", "target", "seed", "run_dir")}, "steps": record["steps"],
-           "wall_s": round(wall, 2), "steps_per_s": record["steps_per_s"], **scored(samples)}
+           "wall_s": round(wall, 2), "steps_per_s": record["steps_per_s"], **scored(samples, target)}
     if not job["correct"]:
         return row
     from gan1d.correction import corrected
@@ -150,8 +142,23 @@ def run_one(job: dict) -> dict:
     correction["fit_share"] = correction["fit_s"] / record["wall_s"]  # of the run's own training time
     np.save(Path(job["run_dir"]) / "samples_corrected.npy", fixed)
     (Path(job["run_dir"]) / "samples_corrected.json").write_text(json.dumps(correction, indent=2) + "\n")
-    return {**row, "preset": f"{job['preset']}, corrected", **scored(fixed), "correction": correction,
-            "uncorrected": scored(samples)}
+    return {**row, "preset": f"{job['preset']}, corrected", **scored(fixed, target), "correction": correction,
+            "uncorrected": scored(samples, target)}
+
+
+def scored(x, target: "Target") -> dict:
+    """The scores KEPT of the samples ``x`` against ``target``, and each mode's mass over its weight."""
+    from gan1d.metrics import Evaluator, mode_masses
+
+    scores = Evaluator(target)(x)
+    modes = {"mode_ratios": mode_masses(x, *(m.numpy() for m in target.modes())).tolist()} \
+        if hasattr(target, "modes") else {}
+    return {**{k: scores[k] for k in KEPT if k in scores}, **modes}
+
+
+def run_dir(runs: Path, preset: str, target: str, seed: int) -> Path:
+    """Where a grid's run of ``preset`` on ``target`` with ``seed`` trains, under ``runs``."""
+    return (runs / preset / re.sub(r"[^\w.-]+", "_", target).strip("_") / f"seed{seed}").resolve()
 
 
 def passes(row: dict) -> bool:
@@ -262,7 +269,7 @@ def run_jobs(args: argparse.Namespace) -> list[dict]:
     extra = [f"steps={args.steps}"] if args.steps else []
     jobs = [{"preset": p, "target": t, "seed": s, "overrides": [*TARGETS[t][0], *PRESETS[p], *extra],
              "reuse": args.reuse, "correct": args.correct,
-             "run_dir": str((args.runs / p / re.sub(r"[^\w.-]+", "_", t).strip("_") / f"seed{s}").resolve())}
+             "run_dir": str(run_dir(args.runs, p, t, s))}
             for p in args.presets for t in args.targets or PRESET_TARGETS.get(p, ["N(4, 1.25)"])
             for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs, max_tasks_per_child=1) as pool:

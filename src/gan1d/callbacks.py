@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 PROGRESS_BAR_METRICS = ("eval/w1_over_std", "eval/ks")
 
 
-def is_due(trainer: L.Trainer, pl_module, every: int) -> bool:
+def is_due(pl_module, every: int) -> bool:
     """True every ``every`` iterations and at the last one. Checked at batch ends: a batch holds several iterations,
     and ``iterations_per_batch`` divides every cadence, so no due iteration falls inside a batch."""
     return pl_module.iteration % every == 0 or pl_module.finished
@@ -66,7 +66,7 @@ class Evaluation(L.Callback):
         self.test = Evaluator(target, "test") if getattr(target, "reference_part", "test") == "validation" else None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if not is_due(trainer, pl_module, self.every):
+        if not is_due(pl_module, self.every):
             return
         samples = pl_module.evaluation_samples()
         scores = {f"eval/{name}": value for name, value in self.evaluator(samples).items()}
@@ -116,7 +116,7 @@ class Figures(L.Callback):
         self.map_inputs = map_inputs(sampler.noise, sampler.noise_dim, sampler.categories)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if is_due(trainer, pl_module, self.every):
+        if is_due(pl_module, self.every):
             from gan1d.figures import generator_map_png, map_data, overlay_png
 
             done, target = pl_module.iteration, trainer.datamodule.target
@@ -302,7 +302,7 @@ class Checkpoint(L.Callback):
         self.every, self.filename = every, filename
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if is_due(trainer, pl_module, self.every):
+        if is_due(pl_module, self.every):
             self.save(trainer, pl_module)
 
     def on_exception(self, trainer, pl_module, exception):

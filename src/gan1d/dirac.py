@@ -126,7 +126,7 @@ class Trajectory(L.Callback):
             theta, psi = np.array(self.points).T
             rho = theory(pl_module)
             pl_module.report({"eval/dirac_factor": measured_factor(theta, psi), "eval/dirac_spectral_radius": rho})
-        if is_due(trainer, pl_module, self.every):
+        if is_due(pl_module, self.every):
             from gan1d.figures import phase_portrait_png
 
             self.pending.append((pl_module.iteration, self.painter.draw(phase_portrait_png, self.portrait(pl_module))))
