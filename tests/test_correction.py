@@ -97,6 +97,29 @@ def test_a_data_correction_is_checked_on_the_validation_part_only(monkeypatch, t
         assert checked_on == [] and check["kept"] and check["on"].startswith("nothing: the generator trained on")
 
 
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+def test_a_classifier_no_better_than_chance_on_fresh_draws_stops_at_its_probe_and_is_off(monkeypatch, shift):
+    """A generator that draws the target itself leaves nothing to learn: the fit stops at probe_step and the
+    correction is off, unchecked. Half an sd apart, the classifier beats chance and the fit goes on to the check."""
+    checks = []
+    monkeypatch.setattr(correction, "checked", lambda *args: checks.append(args) or {"on": "a test", "kept": True})
+    how = Fit(samples=4000, steps=400, probe_step=100, probe_draws=20_000)
+    record = correction.fit(Drawn(Gaussian(0, 1)), Gaussian(shift, 1), how).record
+    assert record["above_chance"] is bool(shift) and record["steps_taken"] == (400 if shift else 100)
+    assert len(checks) == bool(shift) and record["check"]["kept"] is bool(shift)
+
+
+def test_the_gain_over_chance_is_the_log_likelihood_a_classifier_adds_to_a_coin_flip():
+    """Made N(0, 1), target N(0.5, 1): the exact log odds x / 2 - 1/8 gain the Jensen-Shannon divergence, 0.0303
+    nats; log odds of 0 gain nothing."""
+    rng = torch.Generator().manual_seed(0)
+    probe = torch.cat([torch.randn(200_000, generator=rng) + 0.5, torch.randn(200_000, generator=rng)])
+    exact = correction.gain_over_chance(lambda x: x / 2 - 1 / 8, probe)
+    assert exact["above_chance"] and exact["gain_nats"] == pytest.approx(0.0303, abs=3 * exact["gain_se"])
+    coin = correction.gain_over_chance(lambda x: 0 * x, probe)
+    assert coin["gain_nats"] == 0 and not coin["above_chance"]
+
+
 def test_a_correction_its_check_turns_off_gives_the_generators_own_samples(monkeypatch):
     made = Drawn(Gaussian(0, 1))
     monkeypatch.setattr(correction, "checked", lambda *args: {"on": "a test", "kept": False})

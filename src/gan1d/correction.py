@@ -13,6 +13,11 @@ stable. The correction fits a fresh one after training, on the generator's final
 narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
 fitted once per checkpoint and kept in the run dir as ``correction.pt``.
 
+A classifier that tells fresh draws of the two apart no better than chance has nothing to correct: after
+``probe_step`` of its steps, its log-likelihood gain over chance on draws it never saw (100,000 of each side) must
+stand two standard errors above zero, or the fit stops there and the correction is off. On a Gaussian the generator
+has learned, it does not (benchmarks/results/correction_probe.md), and the rest of the fit would be spent on noise.
+
 A correction is kept only where a check says it helps: 200,000 corrected draws must sit closer than 200,000 of the
 generator's own (by W1 and KS together: their ratios sum below 2) to the exact distribution of a formula, or to a
 data target's validation part, which neither the generator nor the classifier saw; fewer draws leave the check noise
@@ -28,6 +33,7 @@ import hashlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,6 +68,8 @@ class Fit:
     hidden: int = 64  # width of the MLP's two hidden layers
     bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
     check_draws: int = 200_000  # generated draws, and as many corrected ones, scored in the check
+    probe_step: int = 500  # where the classifier's gain over chance on fresh draws is measured: none, and it stops
+    probe_draws: int = 100_000  # fresh draws of each side it is measured on
     seed: int = 0
 
 
@@ -125,7 +133,9 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
     exactly by the generator."""
     start = time.perf_counter()
     correction = fit_odds(generator, target.sample, how)
-    if not isinstance(target, Empirical):  # a formula: checked against the exact distribution
+    if not correction.record["above_chance"]:
+        check = {"on": f"{how.probe_draws:,} fresh draws of each side", "kept": False}
+    elif not isinstance(target, Empirical):  # a formula: checked against the exact distribution
         check = checked(correction, generator, lambda x: (wasserstein1(x, target), ks(x, target)), how)
     elif len(held := without(target.validation, target.atoms)):
         as_data = target.as_data
@@ -137,7 +147,7 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
                        "> 0 holds a part apart to check on)", "kept": True}
     return Correction(correction.odds, correction.log_bound,
                       {"fit_s": time.perf_counter() - start, "log_bound": correction.log_bound, "fit": asdict(how),
-                       "check": check})
+                       **correction.record, "check": check})
 
 
 def checked(correction: Correction, generator: Generator, scores, how: Fit) -> dict:
@@ -152,11 +162,14 @@ def checked(correction: Correction, generator: Generator, scores, how: Fit) -> d
 
 
 def fit_odds(generator: Generator, draw, how: Fit) -> Correction:
-    """Fit the classifier on ``how.samples`` draws of each side (``draw(n, rng)``: the target's), then set its
-    bound on fresh generated draws."""
+    """Fit the classifier on ``how.samples`` draws of each side (``draw(n, rng)``: the target's), stopped at
+    ``how.probe_step`` where it does no better than chance on fresh draws; then set its bound on fresh generated
+    draws. Its record says how far it got above chance."""
     rng = torch.Generator().manual_seed(how.seed)
     real = draw(how.samples, rng).float()
     fake = generator.sample(how.samples, rng, atoms=False)
+    unseen = torch.Generator().manual_seed(how.seed + 2)  # its own stream: the fit's draws are the same with or without
+    probe = torch.cat([draw(how.probe_draws, unseen).float(), generator.sample(how.probe_draws, unseen, atoms=False)])
     with torch.random.fork_rng():  # the MLP's initial weights, seeded without moving the caller's generator
         torch.manual_seed(how.seed)
         odds = OddsNet(how.features, how.bandwidth, how.hidden, how.seed)
@@ -165,7 +178,7 @@ def fit_odds(generator: Generator, draw, how: Fit) -> Correction:
     optimizer = torch.optim.Adam(odds.parameters(), lr=how.lr)
     decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / how.steps)
     labels = torch.cat([torch.ones(how.batch), torch.zeros(how.batch)])
-    for _ in range(how.steps):
+    for step in range(1, how.steps + 1):
         pick = torch.randint(how.samples, (2, how.batch), generator=rng)
         logits = odds(torch.cat([real[pick[0]], fake[pick[1]]]))
         loss = F.binary_cross_entropy_with_logits(logits, labels)
@@ -173,9 +186,24 @@ def fit_odds(generator: Generator, draw, how: Fit) -> Correction:
         loss.backward()
         optimizer.step()
         decay.step()
+        if step == min(how.probe_step, how.steps):
+            record = {**gain_over_chance(odds, probe), "after_steps": step}
+            if not record["above_chance"]:
+                break
+    record["steps_taken"] = step
     with torch.no_grad():
         log_bound = float(odds(generator.sample(how.samples, rng, atoms=False)).quantile(how.bound_quantile))
-    return Correction(odds, log_bound, {})
+    return Correction(odds, log_bound, record)
+
+
+@torch.no_grad()
+def gain_over_chance(odds: Callable[[torch.Tensor], torch.Tensor], probe: torch.Tensor) -> dict:
+    """The classifier's log-likelihood gain over chance (log 2 minus its cross-entropy) on ``probe``, the target's
+    draws then as many generated ones, in nats, with its standard error; above chance where it exceeds two of them."""
+    real = torch.arange(len(probe)) < len(probe) // 2
+    gains = math.log(2) - F.binary_cross_entropy_with_logits(odds(probe), real.float(), reduction="none")
+    nats, se = float(gains.mean()), float(gains.std()) / math.sqrt(len(gains))
+    return {"gain_nats": nats, "gain_se": se, "above_chance": nats > 2 * se}
 
 
 def checkpoint_digest(ckpt: Path) -> str:

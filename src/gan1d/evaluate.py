@@ -188,12 +188,20 @@ def summary(result: dict) -> str:
     if "correction" not in result:
         return line
     before, record = result["uncorrected"], result["correction"]
-    check = record["check"]
-    verdict = (f"{record['acceptance']:.1%} of draws accepted" if check["kept"] else
-               "off: it did not bring the draws closer to the check's values, so these are the generator's own")
+    return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; "
+            f"{verdict(record)}, fitted in {record['fit_s']:.1f} s")
+
+
+def verdict(record: dict) -> str:
+    """What the correction did, and what its check found."""
+    check, own = record["check"], "so these are the generator's own"
+    if not record["above_chance"]:
+        return (f"off: it told the two apart no better than chance, {own} (gain {record['gain_nats']:.1e} nats, "
+                f"standard error {record['gain_se']:.1e}, on {check['on']})")
+    what = f"{record['acceptance']:.1%} of draws accepted" if check["kept"] else \
+        f"off: it did not bring the draws closer to the check's values, {own}"
     ratios = f": W1 x{check['w1_ratio']:.2f}, KS x{check['ks_ratio']:.2f}" if "w1_ratio" in check else ""
-    return (f"corrected: {line}; uncorrected W1/sd {before['w1_over_std']:.4f}, KS {before['ks']:.4f}; {verdict} "
-            f"(checked on {check['on']}{ratios}), fitted in {record['fit_s']:.1f} s")
+    return f"{what} (checked on {check['on']}{ratios})"
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from functools import partial
 
 import lightning as L
 import torch
+from omegaconf import DictConfig
 
 from gan1d.cuda_graphs import WARMUP, GraphedIterations, graph_blocker
 from gan1d.dashboard import Dashboard, for_logger
@@ -347,13 +348,14 @@ class GAN1D(L.LightningModule):
                 group["lr"], group["capturable"] = float(group["lr"]), False
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.iteration = saved_iteration(checkpoint, self.optim.d_steps + self.optim.g_steps)
+        self.iteration = saved_iteration(checkpoint, self.optim)
 
 
-def saved_iteration(checkpoint: dict, steps_per_iteration: int) -> int:
+def saved_iteration(checkpoint: dict, optim: Optim | DictConfig) -> int:
     """The iterations a checkpoint was written after. One written before gan1d kept its own count has Lightning's,
-    which counted every optimizer step while gan1d stepped through Lightning."""
-    return checkpoint.get(ITERATION, checkpoint["global_step"] // steps_per_iteration)
+    which counted every optimizer step (``optim``'s d_steps + g_steps an iteration) while gan1d stepped through
+    Lightning."""
+    return checkpoint.get(ITERATION, checkpoint["global_step"] // (optim.d_steps + optim.g_steps))
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:

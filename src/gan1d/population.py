@@ -115,7 +115,7 @@ def resumed_at(cfg: DictConfig) -> int:
     if not cfg.ckpt_path:
         return 0
     checkpoint = torch.load(checkpoint_path(cfg.ckpt_path, key="ckpt_path"), map_location="cpu", weights_only=True)
-    return saved_iteration(checkpoint, cfg.optim.d_steps + cfg.optim.g_steps)
+    return saved_iteration(checkpoint, cfg.optim)
 
 
 def group(keys: list[str | None], most: int) -> list[list[int]]:
@@ -623,8 +623,7 @@ def resume_from(jobs: list[Job], folder: Path) -> Path | None:
     if any(job.ckpt is None for job in jobs):
         raise ConfigError("ckpt_path: every job of a population resumes, or none does")
     checkpoints = [torch.load(job.ckpt, map_location="cpu", weights_only=True) for job in jobs]
-    per_iteration = jobs[0].module.optim.d_steps + jobs[0].module.optim.g_steps
-    iterations = {saved_iteration(c, per_iteration) for c in checkpoints}
+    iterations = {saved_iteration(c, jobs[0].module.optim) for c in checkpoints}
     if len(iterations) > 1:
         raise ConfigError("ckpt_path: the jobs of a population must resume from the same iteration")
     log.info("the population resumes from its jobs' checkpoints, after iteration %d", *iterations)
