@@ -120,6 +120,21 @@ def test_the_gain_over_chance_is_the_log_likelihood_a_classifier_adds_to_a_coin_
     assert coin["gain_nats"] == 0 and not coin["above_chance"]
 
 
+def test_the_evaluation_line_says_why_a_correction_is_off():
+    from gan1d.evaluate import verdict
+
+    chance = {"above_chance": False, "gain_nats": -3e-5, "gain_se": 2e-5,
+              "check": {"on": "100,000 fresh draws of each side", "kept": False}}
+    assert verdict(chance).startswith("off: it told the two apart no better than chance")
+    assert "gain -3.0e-05 nats, standard error 2.0e-05, on 100,000 fresh draws of each side" in verdict(chance)
+    refused = {"above_chance": True, "check": {"on": "the target's exact distribution", "kept": False,
+                                                "w1_ratio": 1.2, "ks_ratio": 1.1}}
+    assert verdict(refused) == ("off: it did not bring the draws closer to the check's values, so these are the "
+                                "generator's own (checked on the target's exact distribution: W1 x1.20, KS x1.10)")
+    kept = {**refused, "acceptance": 0.42, "check": {**refused["check"], "kept": True}}
+    assert verdict(kept).startswith("42.0% of draws accepted (checked on")
+
+
 def test_a_correction_its_check_turns_off_gives_the_generators_own_samples(monkeypatch):
     made = Drawn(Gaussian(0, 1))
     monkeypatch.setattr(correction, "checked", lambda *args: {"on": "a test", "kept": False})
