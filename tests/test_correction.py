@@ -109,6 +109,12 @@ def test_a_classifier_no_better_than_chance_on_fresh_draws_stops_at_its_probe_an
     assert len(checks) == bool(shift) and record["check"]["kept"] is bool(shift)
 
 
+@pytest.mark.parametrize("knobs", [{"steps": 0}, {"probe_step": 0}])
+def test_a_fit_that_would_never_reach_its_probe_is_refused(knobs):
+    with pytest.raises(ValueError, match=r"steps \(\d+\) and probe_step \(\d+\) must be at least 1"):
+        Fit(**knobs)
+
+
 def test_the_gain_over_chance_is_the_log_likelihood_a_classifier_adds_to_a_coin_flip():
     """Made N(0, 1), target N(0.5, 1): the exact log odds x / 2 - 1/8 gain the Jensen-Shannon divergence, 0.0303
     nats; log odds of 0 gain nothing."""

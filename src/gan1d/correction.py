@@ -13,10 +13,11 @@ stable. The correction fits a fresh one after training, on the generator's final
 narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
 fitted once per checkpoint and kept in the run dir as ``correction.pt``.
 
-A classifier that tells fresh draws of the two apart no better than chance has nothing to correct: after
-``probe_step`` of its steps, its log-likelihood gain over a coin flip on draws it never saw (100,000 of each side)
-must be above zero, or the fit stops there and the correction is off. On a Gaussian the generator has learned it is
-not (benchmarks/results/correction_probe.md): the rest of the fit would learn the training draws' noise.
+A classifier that tells fresh draws of the two apart no better than a coin flip has found nothing to correct:
+after ``probe_step`` of its steps, its log-likelihood gain over a coin flip on 100,000 new draws of each side must be
+above zero, or the fit stops there and the correction is off. Where the generator has learned a Gaussian, it is
+below zero at every point of the fit (benchmarks/results/correction_probe.md). For data, the target's new draws are
+draws of the same training values, so the probe rarely stops a data correction.
 
 A correction is kept only where a check says it helps: 200,000 corrected draws must sit closer than 200,000 of the
 generator's own (by W1 and KS together: their ratios sum below 2) to the exact distribution of a formula, or to a
@@ -68,9 +69,13 @@ class Fit:
     hidden: int = 64  # width of the MLP's two hidden layers
     bound_quantile: float = 0.999  # M: this quantile of the odds over the generator's draws
     check_draws: int = 200_000  # generated draws, and as many corrected ones, scored in the check
-    probe_step: int = 500  # where the classifier's gain over chance on fresh draws is measured: none, and it stops
-    probe_draws: int = 100_000  # fresh draws of each side it is measured on
+    probe_step: int = 500  # after this many steps, a classifier no better than a coin flip on new draws stops, off
+    probe_draws: int = 100_000  # new draws of each side for that probe
     seed: int = 0
+
+    def __post_init__(self):
+        if self.steps < 1 or self.probe_step < 1:
+            raise ValueError(f"Fit: steps ({self.steps}) and probe_step ({self.probe_step}) must be at least 1")
 
 
 class OddsNet(nn.Module):
@@ -187,7 +192,7 @@ def fit_odds(generator: Generator, draw, how: Fit) -> Correction:
         optimizer.step()
         decay.step()
         if step == min(how.probe_step, how.steps):
-            record = {**gain_over_chance(odds, probe), "after_steps": step}
+            record = gain_over_chance(odds, probe)
             if not record["above_chance"]:
                 break
     record["steps_taken"] = step
@@ -255,7 +260,8 @@ class Corrected:
         classifier's log p/q against the one measured from ``draws`` generated samples. Returns its path."""
         from gan1d.figures import bin_edges, correction_figure, overlay_data, smooth_density, to_png
 
-        title = "the discriminator's correction" + ("" if self.correction.on else ": off, its check found it no help")
+        why = "its check found it no help" if self.correction.record["above_chance"] else "no better than chance"
+        title = "the discriminator's correction" + ("" if self.correction.on else f": off, {why}")
         data = overlay_data(self.target, raw, title)._replace(corrected=kept)
         # q as the overlay draws it: the continuous part's density, on bins that hold whole steps of rounded data.
         edges = bin_edges(data.x[0], data.x[-1], data.decimals, bins=len(data.x))

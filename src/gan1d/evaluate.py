@@ -194,12 +194,12 @@ def summary(result: dict) -> str:
 
 def verdict(record: dict) -> str:
     """What the correction did, and what its check found."""
-    check, own = record["check"], "so these are the generator's own"
+    check, unchanged = record["check"], "so these are the generator's own"
     if not record["above_chance"]:
-        return (f"off: it told the two apart no better than chance, {own} (gain {record['gain_nats']:.1e} nats, "
-                f"standard error {record['gain_se']:.1e}, on {check['on']})")
+        return (f"off: it told the two apart no better than chance, {unchanged} (gain {record['gain_nats']:.1e} "
+                f"nats, standard error {record['gain_se']:.1e}, on {check['on']})")
     what = f"{record['acceptance']:.1%} of draws accepted" if check["kept"] else \
-        f"off: it did not bring the draws closer to the check's values, {own}"
+        f"off: it did not bring the draws closer to the check's values, {unchanged}"
     ratios = f": W1 x{check['w1_ratio']:.2f}, KS x{check['ks_ratio']:.2f}" if "w1_ratio" in check else ""
     return f"{what} (checked on {check['on']}{ratios})"
 
