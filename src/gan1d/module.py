@@ -168,18 +168,14 @@ class GAN1D(L.LightningModule):
 
     def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
         """One optimizer step on ``loss`` (``step=False``: the gradient only). Returns the norm of ``params``'
-        gradient before the step."""
+        gradient before the step. A population's loss has one value per replica: the gradient of their sum is each
+        replica's own, and the norm is taken per replica."""
         self._updates.zero_grad(opt)
-        self._updates.backward(loss)
-        norm = self.gradient_norm(params)
+        self._updates.backward(loss.sum() if loss.dim() else loss)  # a solo run's loss is one number already
+        norm = gradient_norm(params, replica_dims=loss.dim())
         if step:
             self._updates.step(opt)
         return norm
-
-    @staticmethod
-    def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
-        """The L2 norm of all of ``params``' gradients together, left on the device: one reduction for them all."""
-        return torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in params]))
 
     @torch.no_grad()
     def _update_ema(self, weight: float | torch.Tensor):
@@ -356,6 +352,12 @@ def saved_iteration(checkpoint: dict, optim: Optim | DictConfig) -> int:
     which counted every optimizer step (``optim``'s d_steps + g_steps an iteration) while gan1d stepped through
     Lightning."""
     return checkpoint.get(ITERATION, checkpoint["global_step"] // (optim.d_steps + optim.g_steps))
+
+
+def gradient_norm(params: list[torch.Tensor], replica_dims: int = 0) -> torch.Tensor:
+    """The L2 norm of all of ``params``' gradients together, one per replica where the first ``replica_dims``
+    dimensions index replicas; left on the device, one reduction for them all."""
+    return torch.linalg.vector_norm(torch.cat([p.grad.flatten(replica_dims) for p in params], -1), dim=-1)
 
 
 def as_is(x: torch.Tensor) -> torch.Tensor:

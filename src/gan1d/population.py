@@ -257,15 +257,6 @@ class Population(GAN1D):
         # What functional_call runs: a GAN1D computation, with one replica's tensors in place of the stacks.
         return getattr(GAN1D, method)(self, *args)
 
-    def _update(self, opt, loss, params, step: bool = True) -> torch.Tensor:
-        # The replicas are independent: the gradient of the sum of their losses is each replica's own.
-        return super()._update(opt, loss.sum(), params, step)
-
-    @staticmethod
-    def gradient_norm(params: list[torch.Tensor]) -> torch.Tensor:
-        """Each replica's gradient norm over all of ``params``: shape (replicas,)."""
-        return torch.linalg.vector_norm(torch.stack([p.grad.flatten(1).norm(dim=1) for p in params]), dim=0)
-
     def ema_weight(self, done: int) -> torch.Tensor:
         return 1 - self.ema.clamp(max=(1 + done) / (10 + done))  # the solo warm-up, for each replica's decay
 
