@@ -1,5 +1,6 @@
 """This checkout against another commit of gan1d, run by run: the same W1/sd and KS, and the speed, of the runs a
-change to the core must keep (the default on N(4, 1.25), target=trimodal, experiment=seed2017; seed 0).
+change to the core must keep (the default on N(4, 1.25), target=trimodal, experiment=seed2017; seed 0), and of a
+population of the default's seeds 0-3 (gan1d.population; its W1/sd and KS: each replica's, joined).
 
     git worktree add /tmp/base COMMIT
     python benchmarks/side_by_side.py --base /tmp/base [--pairs 3] [--json FILE]
@@ -20,8 +21,9 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-QUALITY = {"default": [], "trimodal": ["target=trimodal"]}  # same W1/sd to the last bit
-SPEED = {"default": [], "seed2017": ["experiment=seed2017"]}  # iterations per second, as the run record has it
+POPULATION = ["replicas=4", "steps=1500"]  # the runs' own override, read by ONE_RUN: a population of seeds 0-3
+QUALITY = {"default": [], "trimodal": ["target=trimodal"], "population": POPULATION}  # the same to the last bit
+SPEED = {"default": [], "seed2017": ["experiment=seed2017"], "population": POPULATION}  # iterations per second
 
 # gan1d.conf is the checkout's conf/ (an installed gan1d maps it there): loaded from the checkout's own, by path.
 ONE_RUN = """
@@ -31,8 +33,16 @@ spec = importlib.util.spec_from_file_location("gan1d.conf", conf + "/__init__.py
 sys.modules["gan1d.conf"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sys.modules["gan1d.conf"])
 from gan1d.run import compose, train
-with tempfile.TemporaryDirectory() as run_dir:
-    record = train(compose(["logger=none", *sys.argv[2:]], run_dir=run_dir))
+replicas = int(sys.argv[2].removeprefix("replicas=")) if sys.argv[2:3] and sys.argv[2].startswith("replicas=") else 0
+overrides = ["logger=none", *sys.argv[2 + bool(replicas):]]
+with tempfile.TemporaryDirectory() as root:
+    if replicas:
+        from gan1d.population import train_population
+        records = train_population([compose([*overrides, f"seed={k}"], run_dir=f"{root}/{k}") for k in range(replicas)])
+        record = {k: " ".join(f"{r[k]:.7f}" for r in records) for k in ("w1_over_std", "ks")}
+        record["steps_per_s"] = records[0]["replica_steps_per_s"]  # the shared loop's iterations per second
+    else:
+        record = train(compose(overrides, run_dir=root))
 print(json.dumps({k: record[k] for k in ("w1_over_std", "ks", "steps_per_s")}))
 """
 
@@ -66,8 +76,9 @@ def main() -> None:
     for name, sides in quality.items():
         base, this = sides["base"], sides["this"]
         same = base["w1_over_std"] == this["w1_over_std"] and base["ks"] == this["ks"]
-        print(f"| {name} | {base['w1_over_std']:.7f} | {this['w1_over_std']:.7f} | {base['ks']:.7f} | "
-              f"{this['ks']:.7f} | {'bit for bit' if same else 'NO'} |")
+        w1, ks = ([format(side[key], ".7f") if isinstance(side[key], float) else side[key] for side in (base, this)]
+                  for key in ("w1_over_std", "ks"))
+        print(f"| {name} | {w1[0]} | {w1[1]} | {ks[0]} | {ks[1]} | {'bit for bit' if same else 'NO'} |")
     print("\n| run | it/s base | it/s this | this / base, pairs | median |")
     print("|---|---|---|---|---|")
     for name, pairs in speed.items():

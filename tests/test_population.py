@@ -1,5 +1,6 @@
 """Populations (gan1d.population, hydra/launcher=population): jobs trained in lockstep, each exactly its solo run."""
 
+import copy
 import io
 import json
 import logging
@@ -17,7 +18,18 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from torch import nn
 
 from gan1d.errors import ConfigError, Diverged
-from gan1d.population import OwnLines, StackedAdam, group, population_key, solo_state, stacked_state, train_population
+from gan1d.networks import Generator
+from gan1d.population import (
+    OwnLines,
+    StackedAdam,
+    group,
+    population_key,
+    replicated,
+    solo_state,
+    stacked_state,
+    train_population,
+)
+from gan1d.preprocessors import Diffs
 from gan1d.run import train
 from gan1d.sample import sample
 
@@ -119,6 +131,27 @@ def test_stacked_adam_is_torch_adam_for_each_replica():
             torch.testing.assert_close(p[k], q, rtol=0, atol=1e-6)
     for p, q in zip(stacked, stopped, strict=True):
         assert torch.equal(p[1], q)
+
+
+def test_a_replicated_network_runs_each_replicas_own_weights():
+    """Calling it, and the network's methods through it, is each replica's own network on its own inputs; its
+    plain attributes are the network's."""
+    torch.manual_seed(0)
+    generators, preprocessors = [Generator(hidden=[8, 8]) for _ in range(3)], [Diffs(pack=2) for _ in range(3)]
+    for k, network in enumerate(generators + preprocessors):
+        network.loc.fill_(k)
+        network.scale.fill_(1 + k)
+    noise, x = torch.randn(3, 10, 1), torch.randn(3, 5, 2)
+    generator = replicated(copy.deepcopy(generators[0]), generators)
+    preprocessor = replicated(copy.deepcopy(preprocessors[0]), preprocessors)
+    generated = generator(noise)
+    z = preprocessor.standardize(x)
+    features = preprocessor.features(z)
+    assert preprocessor.pack == 2
+    for k in range(3):
+        torch.testing.assert_close(generated[k], generators[k](noise[k]), rtol=0, atol=1e-6)
+        torch.testing.assert_close(z[k], preprocessors[k].standardize(x[k]), rtol=0, atol=1e-6)
+        torch.testing.assert_close(features[k], preprocessors[k].features(z[k]), rtol=0, atol=1e-6)
 
 
 def test_a_resumed_stacked_adam_keeps_each_replicas_rate():

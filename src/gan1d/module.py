@@ -184,9 +184,9 @@ class GAN1D(L.LightningModule):
         weights = [weight] * len(self._ema_params) if torch.is_tensor(weight) else weight
         torch._foreach_lerp_(self._ema_params, self._g_params, weights)
 
-    # The three computations an iteration is made of. A population (gan1d.population) runs these same methods on
-    # each replica's weights under torch.func.vmap; everything else in a step works on a batch of replicas as on one
-    # run, reducing over the last dimension (the samples) only.
+    # The three computations an iteration is made of. A population (gan1d.population) runs them as they are, its
+    # networks Replicated: each call runs on every replica's own weights. Everything else in a step works on a batch
+    # of replicas as on one run, reducing over the last dimension (the samples) only.
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return self.preprocessor.standardize(x)
 

@@ -1,13 +1,14 @@
 """Populations: runs of one recipe trained in lockstep, their networks stacked and every step batched.
 
 A replica is a solo run (gan1d.train) with its own seed and, where they differ, its own ``optim.g_lr``,
-``optim.d_lr``, ``penalties.r1_gamma`` and ``optim.ema`` (VARIED): its networks are built as that run builds them, its
-data is that run's stream, and the population runs the solo module's own computations (GAN1D.standardize, critic
-and fake) on each replica's weights under torch.func.vmap, as PyTorch's model-ensembling recipe does. The rest of a
-step is the solo code too: the losses and penalties reduce over the samples only, so a batch of replicas gives one
-value per replica, and the sum of the replicas' losses gives each replica its own gradient. Each replica has its own
-Adam (StackedAdam), and lands within seed noise of its solo run, not bit for bit (a batched kernel sums in another
-order, and the game amplifies the rounding). A replica whose losses or weights become NaN or Inf stops alone.
+``optim.d_lr``, ``penalties.r1_gamma`` and ``optim.ema`` (VARIED): its networks are built as that run builds them,
+its data is that run's stream, and the population runs the solo module's own iteration on Replicated networks: each
+network's weights stacked, and each call to it run on every replica's own weights under torch.func.vmap, as
+PyTorch's model-ensembling recipe does. The rest of a step is the solo code too: the losses and penalties reduce
+over the samples only, so a batch of replicas gives one value per replica, and the sum of the replicas' losses gives
+each replica its own gradient. Each replica has its own Adam (StackedAdam), and lands within seed noise of its solo
+run, not bit for bit (a batched kernel sums in another order, and the game amplifies the rounding). A replica whose
+losses or weights become NaN or Inf stops alone.
 
 Each replica is a job with its own run dir, written as its solo run writes it: the job's callbacks (evaluation,
 figures, loss curves, run record, checkpoint) get the job's own module, whose tensors are views of its slices of
@@ -18,6 +19,7 @@ as a population. ``hydra/launcher=population`` (hydra_plugins.gan1d_population_l
 
 import contextvars
 import functools
+import inspect
 import json
 import logging
 import math
@@ -196,15 +198,12 @@ class Population(GAN1D):
     uncapturable = "a population's iterations run eagerly (their capture as a CUDA graph is not built)"
 
     def stack(self, jobs: list["Job"]) -> None:
-        """The jobs' networks, built and set up as their solo runs build them, stacked into this module's."""
+        """The jobs' networks, built and set up as their solo runs build them, stacked into this module's, each
+        then Replicated: GAN1D's own computations run on every replica."""
         self.jobs = jobs
         for name in NETWORKS:
             if getattr(self, name) is not None:
-                own, replicas = getattr(self, name), [tensors(getattr(job.module, name)) for job in jobs]
-                for key, tensor in tensors(own).items():
-                    stacked = torch.stack([replica[key].detach() for replica in replicas])
-                    place(own, key, nn.Parameter(stacked, tensor.requires_grad) if isinstance(tensor, nn.Parameter)
-                          else stacked)
+                setattr(self, name, replicated(getattr(self, name), [getattr(job.module, name) for job in jobs]))
         for name, dtype in PER_REPLICA.items():  # a number in a solo run; one per replica here, with the weights
             values = torch.tensor([getattr(job.module, name) for job in jobs], dtype=dtype)
             delattr(self, name)
@@ -219,7 +218,7 @@ class Population(GAN1D):
         run's optimizers to write its checkpoints with."""
         for name in NETWORKS:
             if getattr(self, name) is not None:
-                for key, stacked in tensors(getattr(self, name)).items():
+                for key, stacked in tensors(getattr(self, name).network).items():
                     for k, job in enumerate(self.jobs):
                         view = stacked.detach()[k]
                         place(getattr(job.module, name), key,
@@ -231,31 +230,11 @@ class Population(GAN1D):
     def on_train_start(self) -> None:
         super().on_train_start()
         self._sums = torch.zeros(len(self.logged), len(self.jobs), device=self.device)  # one column per replica
-        self._stacked = {f"{name}.{key}": tensor for name in NETWORKS if getattr(self, name) is not None
-                         for key, tensor in tensors(getattr(self, name)).items()}
 
     def configure_optimizers(self):
         adam = partial(StackedAdam, betas=self.optim.betas, active=self.active)
         return adam(self.generator.parameters(), lr=self.g_lr.clone()), \
             adam(self.discriminator.parameters(), lr=self.d_lr.clone())
-
-    # The solo computations, on each replica's tensors.
-    def standardize(self, x: torch.Tensor) -> torch.Tensor:
-        return self._per_replica("standardize", x)
-
-    def critic(self, z: torch.Tensor) -> torch.Tensor:
-        return self._per_replica("critic", z)
-
-    def fake(self, noise: torch.Tensor) -> torch.Tensor:
-        return self._per_replica("fake", noise)
-
-    def _per_replica(self, method: str, *args: torch.Tensor) -> torch.Tensor:
-        call = partial(torch.func.functional_call, self)
-        return torch.func.vmap(lambda state, *xs: call(state, (method, *xs)))(self._stacked, *args)
-
-    def forward(self, method: str, *args: torch.Tensor) -> torch.Tensor:
-        # What functional_call runs: a GAN1D computation, with one replica's tensors in place of the stacks.
-        return getattr(GAN1D, method)(self, *args)
 
     def ema_weight(self, done: int) -> torch.Tensor:
         return 1 - self.ema.clamp(max=(1 + done) / (10 + done))  # the solo warm-up, for each replica's decay
@@ -319,6 +298,11 @@ class Population(GAN1D):
     def on_save_checkpoint(self, checkpoint) -> None:
         """Nothing: a population is saved job by job (job_checkpoint), each by its own module."""
 
+    def stacked_state_dict(self, states: list[dict]) -> dict:
+        """The jobs' solo state dicts ``states`` as this module's: each tensor stacked, under its Replicated key."""
+        return {key: torch.stack([state[key.replace(".network.", ".", 1)] for state in states])
+                for key in self.state_dict()}
+
     def job_checkpoint(self, k: int, checkpoint: dict) -> dict:
         """The checkpoint a solo run of job ``k`` would write now: the population's ``checkpoint`` (its loops' state
         is the solo run's at this iteration) with the job's weights, optimizer states and callbacks' states in
@@ -339,6 +323,54 @@ class Population(GAN1D):
             values = [job.module.latest[name] for job in self.jobs if job.error is None and name in job.module.latest]
             if values:
                 self.latest[name] = statistics.median(values)
+
+
+def replicated(network: nn.Module, replicas: list[nn.Module]) -> "Replicated":
+    """``network``, built as ``replicas`` were, with each of its tensors the replicas' stacked: Replicated."""
+    theirs = [tensors(replica) for replica in replicas]
+    for key, tensor in tensors(network).items():
+        stacked = torch.stack([replica[key].detach() for replica in theirs])
+        is_parameter = isinstance(tensor, nn.Parameter)
+        place(network, key, nn.Parameter(stacked, tensor.requires_grad) if is_parameter else stacked)
+    return Replicated(network)
+
+
+class Replicated(nn.Module):
+    """One network of every replica: the solo network's module with each of its tensors stacked (replicas, ...).
+    Calling it, or any method of the network through it, runs the network's own code on each replica's tensors and
+    inputs: torch.func.vmap over torch.func.functional_call, as PyTorch's model-ensembling recipe does."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+        object.__setattr__(self, "call", Call(network))  # not a submodule: its tensors are the network's
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.per_replica("forward", *args)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)  # the network itself
+        except AttributeError:
+            if name.startswith("_") or name == "network":
+                raise
+        attribute = getattr(self.network, name)  # e.g. the preprocessor's standardize, features and pack
+        return partial(self.per_replica, name) if inspect.ismethod(attribute) else attribute
+
+    def per_replica(self, method: str, *args: torch.Tensor) -> torch.Tensor:
+        state = {f"network.{key}": tensor for key, tensor in tensors(self.network).items()}
+        return torch.func.vmap(lambda own, *xs: torch.func.functional_call(self.call, own, (method, *xs)))(state, *args)
+
+
+class Call(nn.Module):
+    """A network's method as a module's forward: torch.func.functional_call runs forward only."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, method: str, *args: torch.Tensor) -> torch.Tensor:
+        return getattr(self.network, method)(*args)
 
 
 def solo_state(stacked: StackedAdam, solo: torch.optim.Adam, k: int) -> dict:
@@ -554,7 +586,7 @@ def train_population(cfgs: list[DictConfig], callbacks: list[L.Callback] = ()) -
     try:
         with frozen_garbage(), tempfile.TemporaryDirectory() as folder:
             trainer.fit(population, datamodule=PopulationData([job.datamodule for job in jobs]),
-                        ckpt_path=resume_from(jobs, Path(folder)), weights_only=True)
+                        ckpt_path=resume_from(population, jobs, Path(folder)), weights_only=True)
     finally:
         if painter is not None:
             painter.finish()
@@ -606,7 +638,7 @@ def share_painter(jobs: list[Job]) -> SharedPainter | None:
     return painter
 
 
-def resume_from(jobs: list[Job], folder: Path) -> Path | None:
+def resume_from(population: Population, jobs: list[Job], folder: Path) -> Path | None:
     """With every job resuming (its ckpt_path), the population's checkpoint, stacked from theirs, in ``folder``;
     their callbacks take their states back. None for a fresh population."""
     if all(job.ckpt is None for job in jobs):
@@ -623,8 +655,7 @@ def resume_from(jobs: list[Job], folder: Path) -> Path | None:
             if callback.state_key in checkpoint.get("callbacks", {}):
                 callback.load_state_dict(checkpoint["callbacks"][callback.state_key])
     stacked = {**checkpoints[0], "callbacks": {},
-               "state_dict": {key: torch.stack([c["state_dict"][key] for c in checkpoints])
-                              for key in checkpoints[0]["state_dict"]},
+               "state_dict": population.stacked_state_dict([c["state_dict"] for c in checkpoints]),
                "optimizer_states": [stacked_state([c["optimizer_states"][i] for c in checkpoints])
                                     for i in range(len(checkpoints[0]["optimizer_states"]))]}
     path = folder / "population.ckpt"
