@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import N_SAMPLES, RANDOM, SAMPLE_SEED, ZOO, passes, run_dir, scored, target_named  # noqa: E402
 
+from gan1d.checkpoints import load_generator  # noqa: E402
 from gan1d.correction import Correction, Fit, OddsNet, checked  # noqa: E402
 from gan1d.metrics import ks, wasserstein1  # noqa: E402
-from gan1d.sample import load_generator  # noqa: E402
 
 CHECKS = {"unpaired 20k": ("unpaired", 20_000), "unpaired 200k": ("unpaired", 200_000),
           "paired 200k": ("paired", 200_000)}

@@ -71,7 +71,7 @@ def build_run(cfg: DictConfig, target) -> Run:
     import lightning as L
     import torch
 
-    from gan1d.sample import checkpoint_path
+    from gan1d.checkpoints import checkpoint_path
 
     torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -45,11 +45,10 @@ from torch import nn
 
 from gan1d.atoms import without
 from gan1d.build import build_target
-from gan1d.evaluate import check_unchanged, run_dir_of, trained_target
+from gan1d.checkpoints import SampleError, check_unchanged, checkpoint_path, load_generator, run_dir_of, trained_target
 from gan1d.files import atomic_path
 from gan1d.metrics import ks, ks_two_sample, wasserstein1, wasserstein1_two_sample
 from gan1d.networks import SAMPLE_CHUNK, Generator
-from gan1d.sample import SampleError, checkpoint_path, load_generator
 from gan1d.targets import Empirical, Target
 
 FILE = "correction.pt"

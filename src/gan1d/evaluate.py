@@ -12,19 +12,18 @@ correction (gan1d.correction) and keeps the uncorrected scores beside them, with
 and wall time.
 """
 
-import json
 import os
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
 import gan1d.conf  # noqa: F401  (registers the resolvers a run's saved config may use)
 from gan1d.build import build_target, checked_target
+from gan1d.checkpoints import SampleError, check_unchanged, checkpoint_path, run_dir_of, trained_target
+from gan1d.correction import corrected
 from gan1d.errors import ConfigError
 from gan1d.files import write_json
 from gan1d.metrics import Evaluator
-from gan1d.sample import SampleError, checkpoint_path, parse_args, sample, saved_generator
+from gan1d.sample import parse_args, sample
 from gan1d.targets import Target
 
 USAGE = ("usage: python -m gan1d.evaluate ckpt=PATH [target=NAME target.KEY=VALUE ...] [n=20000] [seed=0] "
@@ -47,8 +46,6 @@ def evaluate(ckpt: str | os.PathLike, target: list[str] | None = None, n: int = 
     raw = sample(path, n, seed)
     scores = scores_of(raw, scored)
     if correct:
-        from gan1d.correction import corrected  # which reads the run's target through this module
-
         run = corrected(path, allow_changed, scored if target is None else None)
         x, record = run.sample(n, seed)
         record["figure"] = str(run.draw(raw, x))
@@ -62,68 +59,6 @@ def scores_of(x, scored: Target) -> dict:
     if getattr(scored, "reference_part", None) == "validation":  # as the run reports it: the test part apart
         scores["test"] = Evaluator(scored, "test")(x)
     return scores
-
-
-def run_dir_of(ckpt: str | os.PathLike) -> Path:
-    """The run directory of a checkpoint: the directory given, or the one holding checkpoints/last.ckpt."""
-    path = Path(ckpt)
-    if path.is_dir():
-        return path
-    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
-
-
-def data_record(run_dir: Path) -> dict | None:
-    """The run's data.json (the file it trained on, its sha256 and split), or None for a run on a formula."""
-    record = run_dir / "data.json"
-    return json.loads(record.read_text()) if record.is_file() else None
-
-
-def trained_target(ckpt: str | os.PathLike) -> DictConfig:
-    """The target node of the run's saved config; a data file is the one the run read, by its absolute path."""
-    run_dir = run_dir_of(ckpt)
-    saved = run_dir / ".hydra" / "config.yaml"
-    if not saved.is_file():
-        raise SampleError(f"ckpt={ckpt}: no {saved} to read the trained target from; name one, e.g. "
-                          "target=gaussian target.mean=4")
-    node = OmegaConf.load(saved).target
-    if node.get("path") and (record := data_record(run_dir)) is not None:
-        node.path = record["path"]
-    if node.get("path") and "atoms" not in saved_generator(ckpt)["config"]:
-        node.atoms, node.decimals = False, None  # trained before gan1d set atoms apart and kept decimals: as it was
-    return node
-
-
-SPLIT_KEYS = ("sha256", "split_seed", "holdout")  # what fixes the held-out part of a file
-
-
-def check_unchanged(scored: Target, run_dir: Path) -> None:
-    """Refuse to score against the file the run trained on if its content or split is not the run's any more."""
-    now = getattr(scored, "record", None)
-    if now is None:
-        return
-    then = data_record(run_dir)
-    if then is None and not trained_on_data(run_dir):
-        return  # a run on a formula, scored against a file of the user's choice
-    if then is None:
-        raise SampleError(f"target.path={now['path_given']}: the run in {run_dir} has no data.json to tell whether "
-                          "its held-out part is still the one it never trained on; allow_changed=true scores anyway")
-    if now["path"] != then["path"]:
-        return  # another file: the user's own choice of unseen data
-    changed = [k for k in SPLIT_KEYS if now[k] != then[k]]
-    if changed:
-        key = changed[0]
-        raise SampleError(f"target.path={now['path_given']}: its {key} is {_short(now[key])} now and was "
-                          f"{_short(then[key])} when the run trained on it, so its held-out part may hold training "
-                          "values; allow_changed=true scores anyway")
-
-
-def trained_on_data(run_dir: Path) -> bool:
-    saved = run_dir / ".hydra" / "config.yaml"
-    return saved.is_file() and OmegaConf.load(saved).target.get("path") is not None
-
-
-def _short(value: object) -> str:
-    return f"{value[:12]}..." if isinstance(value, str) and len(value) > 12 else str(value)
 
 
 def composed_target(overrides: list[str], config_dir: str | os.PathLike | None = None) -> Target:

@@ -41,12 +41,12 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from gan1d.build import build_model, build_run, build_trainer, checked_target
 from gan1d.callbacks import PROGRESS_BAR_METRICS, Figures, GracefulStop, RunRecord
+from gan1d.checkpoints import checkpoint_path
 from gan1d.data import StreamDataModule
 from gan1d.drawing import Painter
 from gan1d.errors import ConfigError, Diverged
 from gan1d.module import GAN1D, nonfinite, saved_iteration
 from gan1d.run import failure, frozen_garbage, quiet_frameworks, result_line
-from gan1d.sample import checkpoint_path
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from gan1d.checkpoints import SampleError, load_generator
 from gan1d.checks import BOOLEAN, SEED, integer_in, is_text, show
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
-from gan1d.networks import Generator
 
 USAGE = ("usage: python -m gan1d.sample ckpt=PATH [n=20000] [out=samples.npy] [seed=0] [correct=false] "
          "[allow_changed=false] (ckpt_path= works as ckpt=)")
@@ -37,50 +37,12 @@ ARGUMENTS = {
 }
 
 
-class SampleError(ConfigError):
-    """A bad argument or file for gan1d.sample; reported as one line."""
-
-
-def checkpoint_path(path: str | os.PathLike, key: str = "ckpt") -> Path:
-    """A checkpoint file, or a run directory's checkpoints/last.ckpt; ``key`` names the argument in errors."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        raise SampleError(f"{key}={path}: no such checkpoint file (give a .ckpt file or a run directory)")
-    return path
-
-
-def saved_generator(path: str | os.PathLike) -> dict:
-    """The generator a checkpoint keeps for sampling: its config and weights, as saved."""
-    path = checkpoint_path(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)["gan1d_generator"]
-    except Exception as err:
-        raise not_a_checkpoint(path, err) from None
-
-
-def load_generator(path: str | os.PathLike) -> Generator:
-    saved = saved_generator(path)
-    try:
-        generator = Generator(**saved["config"])
-        generator.load_state_dict(saved["state_dict"])
-    except Exception as err:
-        raise not_a_checkpoint(checkpoint_path(path), err) from None
-    return generator.eval()
-
-
-def not_a_checkpoint(path: Path, err: Exception) -> SampleError:
-    # A truncated, foreign or tampered file: say which, not where it broke inside torch.
-    return SampleError(f"ckpt={path}: not a gan1d checkpoint ({type(err).__name__})")
-
-
 def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False,
            allow_changed: bool = False) -> np.ndarray:
     """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction, fitted
     to the run's own data even if its file changed since training where ``allow_changed``."""
     if correct:
-        from gan1d.correction import corrected  # which reads the run's target through this module
+        from gan1d.correction import corrected  # Hydra and the target's code: only where a correction is asked for
 
         return corrected(ckpt, allow_changed).sample(n, seed)[0]
     generator = load_generator(ckpt)
@@ -136,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         output_path(args["out"])  # a wrong file name is reported before any work is done
         out = save(sample(args["ckpt"], args["n"], args["seed"], args["correct"], args["allow_changed"]), args["out"])
-    except ConfigError as err:  # a SampleError, raised here or in gan1d.correction (which imports gan1d.sample anew)
+    except ConfigError as err:  # a SampleError, or a config error from the correction's target
         print(f"gan1d.sample: {err}", file=sys.stderr)
         sys.exit(2)
     print(f"wrote {args['n']} {'corrected ' if args['correct'] else ''}samples to {out}")
