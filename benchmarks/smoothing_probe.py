@@ -5,7 +5,8 @@ On data the correction's classifier sees the training part as n spikes, and its 
 value between them reads as generated, so the correction thins what falls between training values, the sparse tails
 and the small columns most. Here each real draw is a training value plus N(0, h^2), h that value's distance to its
 ``k``-th nearest training value (small in a dense mode, wide in a tail), rounded to the column's decimals as the
-generator's draws are; ``k=0`` is the correction as gan1d fits it. Every data run of benchmarks/data.py (its run dirs,
+generator's draws are (gan1d.correction.spread, Fit.neighbours: gan1d fits it so since the probe, with k=5); ``k=0``
+is the correction as gan1d fitted it before. Every data run of benchmarks/data.py (its run dirs,
 nothing retrained) gets its correction fitted again this way, on, and 20,000 corrected samples scored as data.md
 scores them:
 
@@ -31,22 +32,11 @@ sys.path.insert(0, str(HERE))
 import data  # noqa: E402
 import quality  # noqa: E402
 
-from gan1d.atoms import without  # noqa: E402
 from gan1d.checkpoints import load_generator  # noqa: E402
-from gan1d.correction import Fit, fit_odds  # noqa: E402
+from gan1d.correction import Fit, fit_odds, real_draws  # noqa: E402
 
 RUNS = HERE.parent / "outputs" / "benchmarks" / "data"
 TABLE = HERE / "results" / "data.json"  # today's corrected and uncorrected rows, and the floors
-
-
-def spacing(values: np.ndarray, k: int) -> np.ndarray:
-    """Each value's distance to its k-th nearest other value (ties count: a repeated value's spacing is small)."""
-    order = np.argsort(values)
-    x = values[order]
-    window = np.clip(np.arange(len(x))[:, None] + np.arange(-k, k + 1), 0, len(x) - 1)
-    h = np.empty(len(x))
-    h[order] = np.sort(np.abs(x[window] - x[:, None]), axis=1)[:, k]  # [:, 0] is the value itself
-    return h
 
 
 def rescored(column: str, seed: int, k: int) -> dict:
@@ -54,17 +44,8 @@ def rescored(column: str, seed: int, k: int) -> dict:
     path = (RUNS / "columns" / f"{column}.npy").resolve()
     target, (train, held_out) = data.column_target(path), data.split(path)
     generator = load_generator(RUNS / "gan1d" / "default" / column / f"seed{seed}" / "checkpoints" / "last.ckpt")
-    values = torch.from_numpy(without(target.train, target.atoms)).float()  # what the correction draws from
-    h = torch.from_numpy(spacing(values.double().numpy(), k)).float()
-
-    def draw(n: int, rng: torch.Generator) -> torch.Tensor:
-        i = torch.randint(len(values), (n,), generator=rng)
-        if not k:
-            return values[i]
-        x = values[i] + h[i] * torch.randn(n, generator=rng)
-        return x if target.decimals is None else torch.round(x, decimals=target.decimals)
-
-    correction = fit_odds(generator, draw, Fit())
+    how = Fit(neighbours=k)
+    correction = fit_odds(generator, real_draws(target, how), how)
     correction.on = correction.record["above_chance"]
     rng = torch.Generator().manual_seed(quality.SAMPLE_SEED + seed)
     x, acceptance = correction.sample(generator, quality.N_SAMPLES, rng)

@@ -10,6 +10,7 @@ from helpers import run_cli
 
 from gan1d import correction
 from gan1d.correction import FILE, Fit
+from gan1d.estimators import spacing
 from gan1d.metrics import Evaluator, ks, mode_masses, wasserstein1
 from gan1d.run import train
 from gan1d.targets import Empirical, Gaussian, Mixture
@@ -107,6 +108,23 @@ def test_a_classifier_no_better_than_chance_on_fresh_draws_stops_at_its_probe_an
     record = correction.fit(Drawn(Gaussian(0, 1)), Gaussian(shift, 1), how).record
     assert record["above_chance"] is bool(shift) and record["steps_taken"] == (400 if shift else 100)
     assert len(checks) == bool(shift) and record["check"]["kept"] is bool(shift)
+
+
+def test_a_data_targets_values_are_spread_by_their_own_spacing(tmp_path):
+    """Each value's spacing is its distance to its k-th nearest other value (copies count; past the ends there is
+    none). The classifier's draws of a data target are its training values each spread by N(0, spacing^2), at the
+    data's decimals; a formula's draws are its own."""
+    assert spacing(np.array([6.0, 0, 10, 3, 1]), 2).tolist() == [4, 3, 7, 3, 2]
+    assert spacing(np.array([2.0, 5, 2, 2]), 1).tolist() == [0, 3, 0, 0]
+    gaussian = Gaussian(0, 1)
+    assert correction.real_draws(gaussian, Fit()) == gaussian.sample
+    np.save(tmp_path / "x.npy", np.concatenate([np.linspace(0, 10, 300), [40, 60, 65]]).round(2))
+    target = Empirical(str(tmp_path / "x.npy"))
+    assert target.decimals == 2 and not len(target.atoms.values)
+    x = correction.real_draws(target, Fit())(400_000, torch.Generator().manual_seed(0)).double().numpy()
+    np.testing.assert_allclose(x * 100, np.round(x * 100), atol=1e-3)
+    h = spacing(target.train, Fit().neighbours)
+    assert x.var() == pytest.approx(target.train.var() + (h**2).mean(), rel=0.02)  # the tail's few values spread wide
 
 
 @pytest.mark.parametrize("knobs", [{"steps": 0}, {"probe_step": 0}])

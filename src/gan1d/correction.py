@@ -10,8 +10,10 @@ are kept as if at M, so a rare spike of the odds cannot make the acceptance rate
 The training run's D is not that classifier: it chased a moving generator and was regularised to keep the game
 stable. The correction fits a fresh one after training, on the generator's final draws against the target's
 (for data: the training part only), with random Fourier features in front, so that it can resolve modes far
-narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. It is
-fitted once per checkpoint and kept in the run dir as ``correction.pt``.
+narrower than the data's range: an MLP on the raw value learns smooth functions first and misses them. For data,
+its target side is the training values each spread by its distance to its 5th nearest (``spread``): drawn as they
+are, n values are n spikes those features resolve, and the gaps between them, a sparse tail's most, would read as
+generated. It is fitted once per checkpoint and kept in the run dir as ``correction.pt``.
 
 A classifier that tells fresh draws of the two apart no better than a coin flip has found nothing to correct:
 after ``probe_step`` of its steps, its log-likelihood gain over a coin flip on 100,000 new draws of each side must be
@@ -46,6 +48,7 @@ from torch import nn
 from gan1d.atoms import without
 from gan1d.build import build_target
 from gan1d.checkpoints import SampleError, check_unchanged, checkpoint_path, load_generator, run_dir_of, trained_target
+from gan1d.estimators import spacing
 from gan1d.files import atomic_path
 from gan1d.metrics import ks, ks_two_sample, wasserstein1, wasserstein1_two_sample
 from gan1d.networks import SAMPLE_CHUNK, Generator
@@ -70,11 +73,14 @@ class Fit:
     check_draws: int = 200_000  # generated draws, and as many corrected ones, scored in the check
     probe_step: int = 500  # after this many steps, a classifier no better than a coin flip on new draws stops, off
     probe_draws: int = 100_000  # new draws of each side for that probe
+    neighbours: int = 5  # data: each training value drawn spread by its distance to its k-th nearest; 0: as it is
     seed: int = 0
 
     def __post_init__(self):
         if self.steps < 1 or self.probe_step < 1:
             raise ValueError(f"Fit: steps ({self.steps}) and probe_step ({self.probe_step}) must be at least 1")
+        if self.neighbours < 0:
+            raise ValueError(f"Fit: neighbours ({self.neighbours}) must be 0 (off) or more")
 
 
 class OddsNet(nn.Module):
@@ -136,7 +142,7 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
     docstring). Both sides are continuous parts: a data target's atoms are set apart in training and placed
     exactly by the generator."""
     start = time.perf_counter()
-    correction = fit_odds(generator, target.sample, how)
+    correction = fit_odds(generator, real_draws(target, how), how)
     if not correction.record["above_chance"]:
         check = {"on": f"{how.probe_draws:,} fresh draws of each side", "kept": False}
     elif not isinstance(target, Empirical):  # a formula: checked against the exact distribution
@@ -152,6 +158,27 @@ def fit(generator: Generator, target: Target, how: Fit = Fit()) -> Correction:
     return Correction(correction.odds, correction.log_bound,
                       {"fit_s": time.perf_counter() - start, "log_bound": correction.log_bound, "fit": asdict(how),
                        **correction.record, "check": check})
+
+
+def real_draws(target: Target, how: Fit) -> Callable[[int, torch.Generator], torch.Tensor]:
+    """What the classifier takes for the target's draws: a formula's own; a data target's training values spread."""
+    return spread(target, how.neighbours) if isinstance(target, Empirical) and how.neighbours else target.sample
+
+
+def spread(target: Empirical, k: int) -> Callable[[int, torch.Generator], torch.Tensor]:
+    """Draws of a data target's training values (its atoms apart), each plus N(0, h^2), h its distance to its k-th
+    nearest (gan1d.estimators.spacing), rounded to the data's decimals as the generator's draws are. Drawn as they
+    are, n values are n spikes that the classifier's Fourier features resolve, and what falls between them, a
+    sparse tail or a small column's gaps, reads as generated and is thinned (benchmarks/results/correction_probe.md)."""
+    values = torch.from_numpy(without(target.train, target.atoms)).float()
+    h = torch.from_numpy(spacing(values.double().numpy(), min(k, len(values) - 1))).float()
+
+    def draw(n: int, rng: torch.Generator) -> torch.Tensor:
+        i = torch.randint(len(values), (n,), generator=rng)
+        x = values[i] + h[i] * torch.randn(n, generator=rng)
+        return x if target.decimals is None else torch.round(x, decimals=target.decimals)
+
+    return draw
 
 
 def checked(correction: Correction, generator: Generator, scores, how: Fit) -> dict:

@@ -35,3 +35,14 @@ def kde(samples: np.ndarray, bandwidth: float, x: np.ndarray) -> np.ndarray:
     for block in np.array_split(samples, -(-len(samples) // KDE_BLOCK)):
         density += np.exp(-0.5 * ((x[..., None] - block) / bandwidth) ** 2).sum(-1)
     return density / (len(samples) * bandwidth * np.sqrt(2 * np.pi))
+
+
+def spacing(x: np.ndarray, k: int) -> np.ndarray:
+    """Each value's distance to its k-th nearest other value of ``x`` (a repeated value's copies count as neighbours
+    at distance 0): a bandwidth per value, narrow where values crowd, wide in a sparse tail. Needs k < len(x)."""
+    order = np.argsort(x)
+    ends = np.full(k, np.inf)  # beyond the smallest and largest value: no neighbour
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([ends, x[order], ends]), 2 * k + 1)
+    h = np.empty(len(x))
+    h[order] = np.sort(np.abs(windows - x[order, None]), axis=1)[:, k]  # column 0: the value itself
+    return h
