@@ -9,13 +9,14 @@ import torch
 
 from gan1d import correction
 from gan1d.atoms import MIN_COUNT, NO_ATOMS, RATIO, exact, find_atoms
+from gan1d.checkpoints import load_generator
 from gan1d.correction import Fit
 from gan1d.figures import bin_edges, overlay_data, pdf_overlay, smooth_density
 from gan1d.loading import DataError
 from gan1d.metrics import Evaluator, ks_two_sample
 from gan1d.networks import Generator
 from gan1d.run import train
-from gan1d.sample import load_generator, sample
+from gan1d.sample import sample
 from gan1d.targets import BadArgument, Empirical
 
 
@@ -171,7 +172,7 @@ def test_a_run_from_before_atoms_is_read_as_it_was_trained(rain_run, tmp_path):
     must not set its atom apart, nor round its samples."""
     import shutil
 
-    from gan1d.evaluate import trained_target
+    from gan1d.checkpoints import trained_target
 
     _, run_dir = rain_run
     old = shutil.copytree(run_dir, tmp_path / "old")

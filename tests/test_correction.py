@@ -110,21 +110,47 @@ def test_a_classifier_no_better_than_chance_on_fresh_draws_stops_at_its_probe_an
     assert len(checks) == bool(shift) and record["check"]["kept"] is bool(shift)
 
 
-def test_a_data_targets_values_are_spread_by_their_own_spacing(tmp_path):
-    """Each value's spacing is its distance to its k-th nearest other value (copies count; past the ends there is
-    none). The classifier's draws of a data target are its training values each spread by N(0, spacing^2), at the
-    data's decimals; a formula's draws are its own."""
+def test_each_values_spacing_is_its_distance_to_its_kth_nearest():
+    # Copies count as neighbours; past the ends there are none.
     assert spacing(np.array([6.0, 0, 10, 3, 1]), 2).tolist() == [4, 3, 7, 3, 2]
     assert spacing(np.array([2.0, 5, 2, 2]), 1).tolist() == [0, 3, 0, 0]
+
+
+@pytest.fixture
+def two_spacings(tmp_path):
+    """Data in two clusters: 151 values 1/150 apart in [0, 1], 150 whole numbers from 100."""
+    np.save(tmp_path / "x.npy", np.concatenate([np.linspace(0, 1, 151).round(3), np.arange(100.0, 250.0)]))
+    target = Empirical(str(tmp_path / "x.npy"))
+    assert target.decimals == 3 and not len(target.atoms.values)
+    return target
+
+
+def test_the_classifier_draws_a_data_targets_values_each_spread_by_its_own_spacing(two_spacings):
+    """Each training value spread by N(0, its spacing^2), at the data's decimals: the close values hardly move, the
+    whole numbers 1 apart are spread over the gaps between them. A formula's draws, or neighbours=0, are its own."""
     gaussian = Gaussian(0, 1)
     assert correction.real_draws(gaussian, Fit()) == gaussian.sample
-    np.save(tmp_path / "x.npy", np.concatenate([np.linspace(0, 10, 300), [40, 60, 65]]).round(2))
-    target = Empirical(str(tmp_path / "x.npy"))
-    assert target.decimals == 2 and not len(target.atoms.values)
-    x = correction.real_draws(target, Fit())(400_000, torch.Generator().manual_seed(0)).double().numpy()
-    np.testing.assert_allclose(x * 100, np.round(x * 100), atol=1e-3)
-    h = spacing(target.train, Fit().neighbours)
-    assert x.var() == pytest.approx(target.train.var() + (h**2).mean(), rel=0.02)  # the tail's few values spread wide
+    assert correction.real_draws(two_spacings, Fit(neighbours=0)) == two_spacings.sample
+    x = correction.real_draws(two_spacings, Fit(neighbours=1))(200_000, torch.Generator().manual_seed(0)).numpy()
+    x = x.astype(np.float64)
+    np.testing.assert_allclose(x * 1000, np.round(x * 1000), atol=1e-2)  # at the data's decimals
+    close, wide = x[x < 50], x[x > 50]
+    assert -0.2 < close.min() and close.max() < 1.2  # spread by about 1/150
+    assert (wide - np.round(wide)).std() > 0.2  # spread by about 1: off the whole numbers
+
+
+def test_a_data_correction_is_fitted_on_the_spread_values(monkeypatch, two_spacings):
+    fitted_on = []
+
+    def fit_odds(generator, draw, how):
+        fitted_on.append(draw)
+        raise InterruptedError  # enough: what it was given
+
+    monkeypatch.setattr(correction, "fit_odds", fit_odds)
+    with pytest.raises(InterruptedError):
+        correction.fit(Drawn(Gaussian(0, 1)), two_spacings, Fit())
+    x = fitted_on[0](10_000, torch.Generator().manual_seed(0)).numpy()
+    assert not np.isin(x, two_spacings.train.astype(np.float32)).all()
 
 
 @pytest.mark.parametrize("knobs", [{"steps": 0}, {"probe_step": 0}])
@@ -232,7 +258,8 @@ def test_the_cli_samples_corrected_and_refuses_bad_input_in_one_line(run, tmp_pa
 
 def test_a_changed_data_file_is_refused_unless_allowed(make_cfg, tmp_path):
     """The correction fits to the run's training part, which a changed file may no longer hold."""
-    from gan1d.sample import SampleError, sample
+    from gan1d.checkpoints import SampleError
+    from gan1d.sample import sample
 
     path = tmp_path / "x.npy"
     np.save(path, np.random.default_rng(0).normal(size=400))

@@ -145,6 +145,9 @@ def test_a_replicated_network_runs_each_replicas_own_weights():
     generator = replicated(copy.deepcopy(generators[0]), generators)
     preprocessor = replicated(copy.deepcopy(preprocessors[0]), preprocessors)
     generated = generator(noise)
+    frozen = replicated(copy.deepcopy(generators[0]).requires_grad_(False), generators)  # as the weight average's
+    assert all(p.requires_grad for p in generator.parameters())
+    assert not any(p.requires_grad for p in frozen.parameters())
     z = preprocessor.standardize(x)
     features = preprocessor.features(z)
     assert preprocessor.pack == 2

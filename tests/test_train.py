@@ -16,10 +16,10 @@ from helpers import run_cli
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from gan1d.checkpoints import load_generator
 from gan1d.files import write_json
 from gan1d.report import figure
 from gan1d.run import train
-from gan1d.sample import load_generator
 
 
 def read_events(run_dir) -> EventAccumulator:
