@@ -6,8 +6,8 @@ value between them reads as generated, so the correction thins what falls betwee
 and the small columns most. Here each real draw is a training value plus N(0, h^2), h that value's distance to its
 ``k``-th nearest training value (small in a dense mode, wide in a tail), rounded to the column's decimals as the
 generator's draws are (gan1d.correction.spread, Fit.neighbours: gan1d fits it so since the probe, with k=5); ``k=0``
-is the correction as gan1d fitted it before. Every data run of benchmarks/data.py (its run dirs,
-nothing retrained) gets its correction fitted again this way, on, and 20,000 corrected samples scored as data.md
+is the correction as gan1d fitted it before. Every data run of benchmarks/data.py (its run dirs, nothing retrained)
+gets its correction fitted again this way (gan1d.correction.fit), and 20,000 corrected samples scored as data.md
 scores them:
 
     python benchmarks/smoothing_probe.py --k 10 --part 0 --parts 2 --out k10_0.json   (and --part 1, at once)
@@ -33,7 +33,7 @@ import data  # noqa: E402
 import quality  # noqa: E402
 
 from gan1d.checkpoints import load_generator  # noqa: E402
-from gan1d.correction import Fit, fit_odds, real_draws  # noqa: E402
+from gan1d.correction import Fit, fit  # noqa: E402
 
 RUNS = HERE.parent / "outputs" / "benchmarks" / "data"
 TABLE = HERE / "results" / "data.json"  # today's corrected and uncorrected rows, and the floors
@@ -44,9 +44,7 @@ def rescored(column: str, seed: int, k: int) -> dict:
     path = (RUNS / "columns" / f"{column}.npy").resolve()
     target, (train, held_out) = data.column_target(path), data.split(path)
     generator = load_generator(RUNS / "gan1d" / "default" / column / f"seed{seed}" / "checkpoints" / "last.ckpt")
-    how = Fit(neighbours=k)
-    correction = fit_odds(generator, real_draws(target, how), how)
-    correction.on = correction.record["above_chance"]
+    correction = fit(generator, target, Fit(neighbours=k))  # data.md's columns have no validation part: unchecked
     rng = torch.Generator().manual_seed(quality.SAMPLE_SEED + seed)
     x, acceptance = correction.sample(generator, quality.N_SAMPLES, rng)
     samples = target.as_data(x.numpy().astype(np.float64))

@@ -16,7 +16,8 @@ from gan1d.targets import Target
 
 
 class SampleError(ConfigError):
-    """A bad argument or file for gan1d.sample; reported as one line."""
+    """A bad argument or file where a finished run is read (gan1d.sample, gan1d.evaluate, gan1d.correction);
+    reported as one line."""
 
 
 def checkpoint_path(path: str | os.PathLike, key: str = "ckpt") -> Path:
