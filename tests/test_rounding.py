@@ -23,6 +23,19 @@ def test_values_at_full_precision_have_none():
     assert decimals_of(np.float32([0.1, 0.2]).astype(np.float64)) is None  # float32's 0.1 is not a decimal
 
 
+def test_a_float64_rounding_error_off_a_decimal_is_that_decimal(tmp_path):
+    """Some files write iris's 1.7 as 1.7000000000000002: the column is still in tenths, and its 1.7s one value."""
+    assert decimals_of(np.array([1.5, 1.7000000000000002, 0.1 + 0.2])) == 1
+    values = np.random.default_rng(0).integers(10, 70, 400) / 10
+    noisy = np.where(values == 1.7, 1.7000000000000002, values)
+    np.save(tmp_path / "x.npy", np.concatenate([noisy, values]))
+    target = Empirical(path=str(tmp_path / "x.npy"))
+    assert target.decimals == 1
+    for part in (target.train, target.held_out):
+        assert np.array_equal(part, np.round(part, 1))  # one value where the file wrote two
+    assert 1.7 in target.train and 1.7000000000000002 not in target.train
+
+
 def test_the_generator_rounds_its_samples_and_nothing_else():
     torch.manual_seed(0)
     g = Generator()

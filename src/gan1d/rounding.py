@@ -9,12 +9,29 @@ import numpy as np
 
 AUTO = "auto"
 COARSEST, FINEST = -6, 6  # the decimals looked for: from millions to millionths
+ULPS = 4  # how far off its decimals, in float64 units in the last place, a value still counts as written to them
 
 
 def decimals_of(x: np.ndarray) -> int | None:
     """The fewest decimals every value of ``x`` is written to (-1: multiples of 10), or None: finer than FINEST, or
-    not decimal at all (a float32 file's 0.1 is 0.10000000149 in float64)."""
-    return next((d for d in range(COARSEST, FINEST + 1) if np.array_equal(np.round(x, d), x)), None)
+    not decimal at all (a float32 file's 0.1 is 0.10000000149 in float64). A value a float64 rounding error off its
+    decimal (1.7000000000000002, a sum's 0.30000000000000004) counts as written to it."""
+    return next((d for d in range(COARSEST, FINEST + 1) if on_decimals(x, d)), None)
+
+
+def on_decimals(x: np.ndarray, places: int) -> bool:
+    return bool(near(x, places).all())
+
+
+def canonical(x: np.ndarray, places: int | None) -> np.ndarray:
+    """``x`` with each value a rounding error off its ``places`` decimals put on them: 1.7000000000000002 and 1.7
+    are one value of the data, and count as one in its ties, atoms and scores."""
+    return x if places is None else np.where(near(x, places), np.round(x, places), x)
+
+
+def near(x: np.ndarray, places: int) -> np.ndarray:
+    # A few units in the last place: float64 arithmetic's error, far below float32's (which marks a float32 file).
+    return np.abs(np.round(x, places) - x) <= ULPS * np.spacing(np.abs(x))
 
 
 def at_resolution(x: np.ndarray, places: int | None) -> np.ndarray:

@@ -18,7 +18,7 @@ from torch import distributions as D
 from gan1d.atoms import NO_ATOMS, RULE, Atoms, exact, find_atoms, shares, without
 from gan1d.estimators import kde, moments, silverman
 from gan1d.loading import NONFINITE, DataError, read
-from gan1d.rounding import AUTO, at_resolution, decimals_of
+from gan1d.rounding import AUTO, at_resolution, canonical, decimals_of
 from gan1d.split import Parts, split
 
 # The quantiles that must fit float32 samples: a target beyond them is not one the generator can be trained on.
@@ -476,8 +476,9 @@ class Empirical(Target):
             raise DataError(f"{where}: the values do not vary in float32, which gan1d trains in (the "
                             f"{len(parts.train)} training values all round to {low:g}): shift them to near 0, or "
                             "scale them, so that their spread shows")
-        self.atoms = find_atoms(parts.train) if atoms else NO_ATOMS
         self.decimals = decimals_of(parts.train) if decimals == AUTO else decimals
+        parts = Parts(*(canonical(part, self.decimals) for part in parts))
+        self.atoms = find_atoms(parts.train) if atoms else NO_ATOMS
         continuous = without(parts.train, self.atoms)
         if len(self.atoms.values):
             check_continuous(where, continuous, self.atoms)
