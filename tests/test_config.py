@@ -222,3 +222,13 @@ def test_a_logger_whose_package_is_missing_is_one_clear_line(make_cfg, monkeypat
     with pytest.raises(ConfigError, match=r"^logger=mlflow needs mlflow, which is not installed: pip install"):
         check_config(make_cfg("logger=mlflow"))
     check_config(make_cfg("logger=csv"))
+
+
+def test_the_optim_and_penalties_classes_default_to_the_config_s_recipe(make_cfg):
+    """GAN1D built in Python, without the config, trains the recipe the config gives: one set of defaults."""
+    from gan1d.losses import Penalties
+    from gan1d.module import Optim
+
+    cfg = make_cfg(shrink=False)
+    assert instantiate(cfg.optim) == Optim()
+    assert instantiate(cfg.penalties) == Penalties()

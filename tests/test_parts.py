@@ -495,14 +495,14 @@ class StepCounter:
         pass
 
 
-def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradient_norm():
+def test_discriminator_update_logs_the_adversarial_loss_each_penalty_and_the_gradient_norm():
     torch.manual_seed(0)
     gan = linear_gan("non_saturating", r1_gamma=1.0, r2_gamma=2.0, gp_gamma=3.0)
     gan._updates, gan._d_params = Updates(gan), list(gan.discriminator.parameters())
     assert gan.logged == ("loss/d", "d_out/real_prob", "d_out/fake_prob", "grad_norm/d", "penalty/r1", "penalty/r2",
                           "penalty/gp", "loss/g", "grad_norm/g")
     real, noise, alpha = torch.randn(64, 1), torch.randn(64, 1), torch.rand(64, 1)  # alpha: GP's mixing weights
-    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, alpha)
+    stats = gan._discriminator_update(StepCounter(gan._d_params), real, noise, alpha)
 
     D, fake = gan.discriminator, gan.generator(noise).detach()
     z_real, z_fake = real.clone().requires_grad_(True), fake.clone().requires_grad_(True)
@@ -515,7 +515,7 @@ def test_discriminator_step_logs_the_adversarial_loss_each_penalty_and_the_gradi
     assert torch.allclose(torch.stack(stats), torch.stack(expected).detach(), rtol=1e-5)
 
 
-def test_discriminator_step_without_input_penalties_scores_real_and_fake_in_one_call_as_in_two():
+def test_discriminator_update_without_input_penalties_scores_real_and_fake_in_one_call_as_in_two():
     # No R1/R2: real and fake go through D together. Packs must not straddle the two, nor the two trade places.
     torch.manual_seed(0)
     gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[16]), Variances(4),
@@ -524,7 +524,7 @@ def test_discriminator_step_without_input_penalties_scores_real_and_fake_in_one_
     real, noise = torch.randn(64, 1) + 3.0, torch.randn(64, 1)
     calls = []
     gan.discriminator.register_forward_hook(lambda module, args, out: calls.append(len(out)))
-    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, torch.zeros(0))
+    stats = gan._discriminator_update(StepCounter(gan._d_params), real, noise, torch.zeros(0))
     assert calls == [32]  # 16 packs of real, 16 of fake: one call
 
     with torch.no_grad():
@@ -563,15 +563,15 @@ def test_stream_carries_the_categorical_code():
     assert torch.equal(noise[..., 2:].sum(-1), torch.ones(2, 2, 16))
 
 
-def test_each_step_of_an_iteration_gets_its_own_minibatch():
+def test_each_update_of_an_iteration_gets_its_own_minibatch():
     gan = GAN1D(Generator(hidden=[8]), functools.partial(Discriminator, hidden=[4]), Raw(1),
                 optim=Optim(d_steps=2, g_steps=3, ema=0), penalties=Penalties(r1_gamma=0))
     seen = []
-    gan._discriminator_step = lambda opt, real, noise, alpha: seen.append(("d", real, noise)) or [torch.zeros(())] * 4
-    gan._generator_step = lambda opt, noise: seen.append(("g", noise)) or [torch.zeros(())] * 2
+    gan._discriminator_update = lambda opt, real, noise, alpha: seen.append(("d", real, noise)) or [torch.zeros(())] * 4
+    gan._generator_update = lambda opt, noise: seen.append(("g", noise)) or [torch.zeros(())] * 2
     gan._sums = torch.zeros(len(gan.logged))
     real, noise, alpha = torch.randn(2, 4, 1), torch.randn(5, 4, 1), torch.rand(2, 0, 1)
-    gan._iteration(None, None, real, noise, alpha, 0.0)
+    gan.one_iteration(None, None, real, noise, alpha, 0.0)
     assert [s[0] for s in seen] == ["d", "d", "g", "g", "g"]
     for i in range(2):  # D step i: real minibatch i and noise minibatch i
         assert torch.equal(seen[i][1], real[i]) and torch.equal(seen[i][2], noise[i])
@@ -590,11 +590,11 @@ def test_logged_values_are_means_over_their_own_window():
     assert [set(r.values()) for r in reported] == [{1.5}, {3.5}]  # iterations 1-2, then 3-4 alone
 
 
-def test_the_generator_step_leaves_the_discriminator_without_gradients():
+def test_the_generator_update_leaves_the_discriminator_without_gradients():
     gan = linear_gan("non_saturating")
     gan._updates, gan._g_params = Updates(gan), list(gan.generator.parameters())
     gan._d_params = list(gan.discriminator.parameters())
-    gan._generator_step(StepCounter(gan._g_params), torch.randn(64, 1))
+    gan._generator_update(StepCounter(gan._g_params), torch.randn(64, 1))
     assert all(p.grad is not None for p in gan._g_params)
     assert all(p.grad is None and p.requires_grad for p in gan._d_params)  # frozen, then given back
 
@@ -605,12 +605,12 @@ def test_sampling_more_than_one_chunk_gives_every_sample():
 
 
 @pytest.mark.parametrize("one_sided", [True, False])
-def test_discriminator_step_penalises_by_the_configured_side(one_sided):
+def test_discriminator_update_penalises_by_the_configured_side(one_sided):
     gan = linear_gan("wgan", r1_gamma=0.0, gp_gamma=1.0, gp_one_sided=one_sided)
     with torch.no_grad():
         gan.discriminator.net[0].weight.fill_(0.5)  # slope 0.5 everywhere: only a two-sided penalty sees it
     gan._updates, gan._d_params = Updates(gan), list(gan.discriminator.parameters())
     real, noise, alpha = torch.randn(8, 1), torch.randn(8, 1), torch.rand(8, 1)
-    stats = gan._discriminator_step(StepCounter(gan._d_params), real, noise, alpha)
+    stats = gan._discriminator_update(StepCounter(gan._d_params), real, noise, alpha)
     assert gan.logged[4] == "penalty/gp"
     assert stats[4].item() == pytest.approx(0.0 if one_sided else 0.25)  # (0.5 - 1)^2

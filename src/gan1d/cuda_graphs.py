@@ -75,7 +75,7 @@ class StaticIteration:
 
 
 class GraphedIterations:
-    """A GAN1D's iterations as CUDA graphs: its ``_iteration`` on a StaticIteration's buffers, made at the first
+    """A GAN1D's iterations as CUDA graphs: its ``one_iteration`` on a StaticIteration's buffers, made at the first
     batch, whose shapes it takes. The buffers are one iteration's data, then, in this order, the learning rates
     while they decay (in the optimizers' parameter groups, where the optimizers read them) and the weight average's
     step, whose values each batch computes on the host by the eager path's own functions and sends with the data."""
@@ -105,7 +105,7 @@ class GraphedIterations:
                 schedule.append(group["lr"])
         ema_weight = torch.zeros((), device=module.device) if module.generator_ema is not None else None
         schedule += [ema_weight] if ema_weight is not None else []
-        step = partial(module._iteration, opt_g, opt_d, *data, ema_weight)
+        step = partial(module.one_iteration, opt_g, opt_d, *data, ema_weight)
         return StaticIteration(step, data + schedule, [opt_g.optimizer, opt_d.optimizer])
 
     def _schedule(self, first: int, n: int) -> list[torch.Tensor]:

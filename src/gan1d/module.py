@@ -37,10 +37,10 @@ class Optim:
     g_lr: float = 5e-4
     d_lr: float = 5e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    lr_decay_start: float = 1.0  # from this fraction of the run on, both rates fall linearly to 0; 1: constant
-    d_steps: int = 1  # D updates per iteration
+    lr_decay_start: float = 0.5  # from this fraction of the run on, both rates fall linearly to 0; 1: constant
+    d_steps: int = 2  # D updates per iteration
     g_steps: int = 1  # G updates per iteration, after D's; 0: D trained alone against a generator that stays put
-    simultaneous: bool = False  # G's gradient at the same weights as D's, then both step (1 D and 1 G step only)
+    simultaneous: bool = False  # G's gradient at the same weights as D's, then both step (1 D and 1 G update only)
     ema: float = 0.999  # decay of the generator's weight average, the one evaluated and sampled; 0: none
 
     def __post_init__(self):
@@ -48,6 +48,10 @@ class Optim:
 
 
 class GAN1D(L.LightningModule):
+    """A GAN on one variable. Each iteration: ``d_steps`` updates of D on d_loss(D(x), D(G(z))) plus each penalty
+    times its gamma (x real, z noise), then ``g_steps`` updates of G on g_loss(D(G(z))), then the weight average of
+    G moved toward G. The losses and penalties are the small functions of gan1d.losses."""
+
     uncapturable: str | None = None  # why a kind of run's iterations cannot be CUDA graphs; see graph_blocker
 
     def __init__(
@@ -77,7 +81,7 @@ class GAN1D(L.LightningModule):
         self.penalties_on = self.penalties.on()
         # R1 and R2 differentiate D at one side's inputs: with either on, D scores real and fake in separate calls.
         self.joint_critic = not {"r1", "r2"} & set(self.penalties_on)
-        # What one iteration adds to the logged sums, in the order _iteration stacks it (g_steps=0: D alone).
+        # What one iteration adds to the logged sums, in the order one_iteration stacks it (g_steps=0: D alone).
         self.logged = ("loss/d", f"d_out/real_{reading}", f"d_out/fake_{reading}", "grad_norm/d",
                        *(f"penalty/{name}" for name in self.penalties_on),
                        *(("loss/g", "grad_norm/g") if self.optim.g_steps else ()))
@@ -108,28 +112,28 @@ class GAN1D(L.LightningModule):
             if self.stop_requested:  # the rest of the batch is left to the resumed run
                 break
 
-    def _iteration(self, opt_g, opt_d, real, noise, alpha, ema_weight: float | torch.Tensor):
+    def one_iteration(self, opt_g, opt_d, real, noise, alpha, ema_weight: float | torch.Tensor):
         """One iteration on its data: d_steps D updates, g_steps G updates at the optimizers' learning rates, the
         weight average moved ``ema_weight`` of the way to the generator, the logged values added to the sums. Run
         eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one.
         ``simultaneous`` (one step each): G's gradient is taken at the same weights as D's, then both step."""
         d_steps, g_steps = self.optim.d_steps, self.optim.g_steps
         if self.optim.simultaneous:
-            g_stats = self._generator_step(opt_g, noise[1], step=False)
-            d_stats = self._discriminator_step(opt_d, real[0], noise[0], alpha[0])
+            g_stats = self._generator_update(opt_g, noise[1], step=False)
+            d_stats = self._discriminator_update(opt_d, real[0], noise[0], alpha[0])
             self._updates.step(opt_g)
         else:
             g_stats = []  # g_steps=0: D trained alone against a generator that stays as it is
             for i in range(d_steps):
-                d_stats = self._discriminator_step(opt_d, real[i], noise[i], alpha[i])
+                d_stats = self._discriminator_update(opt_d, real[i], noise[i], alpha[i])
             for j in range(g_steps):
-                g_stats = self._generator_step(opt_g, noise[d_steps + j])
+                g_stats = self._generator_update(opt_g, noise[d_steps + j])
         if self.generator_ema is not None:
             self._update_ema(ema_weight)
-        # The last D and G steps' values, summed on the device and read once per log point: no host sync per iteration.
+        # The last D and G updates' values, summed on the device, read once per log point: no host sync per iteration.
         self._sums.add_(torch.stack(d_stats + g_stats))
 
-    def _discriminator_step(self, opt, real, noise, alpha) -> list[torch.Tensor]:
+    def _discriminator_update(self, opt, real, noise, alpha) -> list[torch.Tensor]:
         """One D update. Returns its logged values: the adversarial loss, D's mean reading of real and fake, the
         gradient norm, then each penalty that is on (unweighted: the loss adds it times its gamma)."""
         # Nothing to freeze here: the generator runs under no_grad, so no gradient can reach it anyway.
@@ -158,7 +162,7 @@ class GAN1D(L.LightningModule):
         return [adversarial.detach(), self.d_reading(d_real.detach()).mean(-1),
                 self.d_reading(d_fake.detach()).mean(-1), norm, *(penalty.detach() for _, penalty in penalties)]
 
-    def _generator_step(self, opt, noise, step: bool = True) -> list[torch.Tensor]:
+    def _generator_update(self, opt, noise, step: bool = True) -> list[torch.Tensor]:
         """One G update (``step=False``: its gradient only, stepped later). Returns its loss and gradient norm."""
         # D frozen: its weights' gradients would be computed for nothing (toggled_optimizer, with fewer flags).
         with frozen(self._d_params):
@@ -185,8 +189,8 @@ class GAN1D(L.LightningModule):
         torch._foreach_lerp_(self._ema_params, self._g_params, weights)
 
     # The three computations an iteration is made of. A population (gan1d.population) runs them as they are, its
-    # networks Replicated: each call runs on every replica's own weights. Everything else in a step works on a batch
-    # of replicas as on one run, reducing over the last dimension (the samples) only.
+    # networks Replicated: each call runs on every replica's own weights. Everything else in an update works on a
+    # batch of replicas as on one run, reducing over the last dimension (the samples) only.
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return self.preprocessor.standardize(x)
 
@@ -199,11 +203,11 @@ class GAN1D(L.LightningModule):
 
     # -- the schedule: each iteration's learning rates and weight-average step -------------------------------------
     def _eager(self, opt_g, opt_d, i: int, done: int, real, noise, alpha):
-        """Iteration ``done`` (the batch's ``i``-th), run as it is written: its rates set, then _iteration."""
+        """Iteration ``done`` (the batch's ``i``-th), run as it is written: its rates set, then one_iteration."""
         if self.optim.lr_decay_start < 1:
             for opt, lr in zip((opt_g, opt_d), self.learning_rates(done), strict=True):
                 opt.optimizer.param_groups[0]["lr"] = lr
-        self._iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
+        self.one_iteration(opt_g, opt_d, real, noise, alpha, self.ema_weight(done))
 
     def learning_rates(self, done: int) -> tuple[float, float]:
         """G's and D's learning rates for iteration ``done`` while they decay: linear to 0 at the end, from
@@ -255,7 +259,7 @@ class GAN1D(L.LightningModule):
         target = datamodule.target
         for g in filter(None, (self.generator, self.generator_ema)):
             g.set_support(target.atoms.values, target.atoms.weights, target.decimals)
-        # The gradient penalty's mixing weights come with the data, one per pack for each D step, so that every
+        # The gradient penalty's mixing weights come with the data, one per pack for each D update, so that every
         # random number of an iteration follows from (seed, iteration) and a resumed run draws the same ones.
         datamodule.mixing_weights = datamodule.batch_size // self.preprocessor.pack if "gp" in self.penalties_on else 0
         self.dashboard = for_logger(self.logger, self.trainer.default_root_dir)
