@@ -32,7 +32,10 @@ conf = sys.argv[1] + "/conf"
 spec = importlib.util.spec_from_file_location("gan1d.conf", conf + "/__init__.py", submodule_search_locations=[conf])
 sys.modules["gan1d.conf"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sys.modules["gan1d.conf"])
-from gan1d.run import compose, train
+try:
+    from gan1d.run import compose, train
+except ImportError:  # a checkout from before gan1d.run (3f141e7, the core move's base): the CLI module held them
+    from gan1d.train import compose, train
 replicas = int(sys.argv[2].removeprefix("replicas=")) if sys.argv[2:3] and sys.argv[2].startswith("replicas=") else 0
 overrides = ["logger=none", *sys.argv[2 + bool(replicas):]]
 with tempfile.TemporaryDirectory() as root:

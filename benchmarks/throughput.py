@@ -58,8 +58,10 @@ def plain_loop(cfg: DictConfig) -> float:
     device = model.generator.loc.device
     t = 0
     start = time.perf_counter()
-    # The same loader as gan1d's (several iterations per batch), then one iteration at a time.
-    for reals, noises, _ in datamodule.train_dataloader():
+    # The same loader as gan1d's (several iterations per batch, an endless stream), one iteration at a time.
+    batches = iter(datamodule.train_dataloader())
+    while t < datamodule.steps:
+        reals, noises, _ = next(batches)
         for real, noise in zip(reals.to(device, non_blocking=True), noises.to(device, non_blocking=True), strict=True):
             if model.optim.lr_decay_start < 1:  # linear to 0 from lr_decay_start of the way on
                 factor = min(1.0, (1 - t / datamodule.steps) / (1 - model.optim.lr_decay_start))
