@@ -26,14 +26,23 @@ def test_values_at_full_precision_have_none():
 def test_a_float64_rounding_error_off_a_decimal_is_that_decimal(tmp_path):
     """Some files write iris's 1.7 as 1.7000000000000002: the column is still in tenths, and its 1.7s one value."""
     assert decimals_of(np.array([1.5, 1.7000000000000002, 0.1 + 0.2])) == 1
-    values = np.random.default_rng(0).integers(10, 70, 400) / 10
-    noisy = np.where(values == 1.7, 1.7000000000000002, values)
-    np.save(tmp_path / "x.npy", np.concatenate([noisy, values]))
+    assert decimals_of(np.array([1e16 + 2, 1e16 + 4])) == 0  # past 2**53 a unit in the last place is a real digit
+    rng = np.random.default_rng(0)
+    values = rng.integers(10, 70, 600) / 10
+    np.save(tmp_path / "x.npy", np.where(rng.random(600) < 0.5, np.nextafter(values, np.inf), values))
     target = Empirical(path=str(tmp_path / "x.npy"))
     assert target.decimals == 1
-    for part in (target.train, target.held_out):
-        assert np.array_equal(part, np.round(part, 1))  # one value where the file wrote two
-    assert 1.7 in target.train and 1.7000000000000002 not in target.train
+    for part in (target.train, target.held_out):  # both hold values written one ulp off (227 and 67 of them)
+        assert np.array_equal(part, np.round(part, 1))
+
+
+def test_an_atom_written_two_ways_is_one_atom(tmp_path):
+    """0.3 and 0.1 + 0.2 (0.30000000000000004), 40 of each: one value repeated 80 times, not two neighbours alike."""
+    rng = np.random.default_rng(0)
+    spread = np.round(rng.gamma(3, 1, 800), 2)
+    np.save(tmp_path / "x.npy", np.concatenate([spread[np.abs(spread - 0.3) > 0.05], [0.3] * 40, [0.1 + 0.2] * 40]))
+    (atom,) = Empirical(path=str(tmp_path / "x.npy")).atoms.record()
+    assert atom["value"] == 0.3 and atom["count"] == 68  # the training part's share of the 80
 
 
 def test_the_generator_rounds_its_samples_and_nothing_else():

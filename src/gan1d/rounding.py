@@ -10,6 +10,7 @@ import numpy as np
 AUTO = "auto"
 COARSEST, FINEST = -6, 6  # the decimals looked for: from millions to millionths
 ULPS = 4  # how far off its decimals, in float64 units in the last place, a value still counts as written to them
+FINER = 1e-6  # ... where a unit in the last place is at most this share of the decimal's step
 
 
 def decimals_of(x: np.ndarray) -> int | None:
@@ -30,8 +31,10 @@ def canonical(x: np.ndarray, places: int | None) -> np.ndarray:
 
 
 def near(x: np.ndarray, places: int) -> np.ndarray:
-    # A few units in the last place: float64 arithmetic's error, far below float32's (which marks a float32 file).
-    return np.abs(np.round(x, places) - x) <= ULPS * np.spacing(np.abs(x))
+    # A few units in the last place: float64 arithmetic's error, far below float32's (which marks a float32 file);
+    # only where that unit is far finer than the decimal (past 2**53 a float64 has no digit to spare for an error).
+    ulp, off = np.spacing(np.abs(x)), np.abs(np.round(x, places) - x)
+    return (off == 0) | ((off <= ULPS * ulp) & (ulp < FINER * 10.0**-places))
 
 
 def at_resolution(x: np.ndarray, places: int | None) -> np.ndarray:
