@@ -24,12 +24,14 @@ range, and wall time (fit and sample). Every method's samples are read at the co
 as gan1d writes its own, so that none pays in KS for smoothing over the steps of rounded data; only gan1d places
 atoms (gan1d.atoms). The goal for gan1d corrected: within 1.1x the W1/sd floor and 1.2x the KS
 floor on every column and seed, judged on both (W1/sd alone is ruled by the tails of a skewed column). Writes
-NAME.json, NAME.md and NAME_overlays.png (every method on three columns).
+NAME.json, NAME.md and NAME_overlays.png (every method on three columns); what an earlier NAME.md holds above its
+table (how and when it was measured, by hand) stays above the new one.
 """
 
 import argparse
 import functools
 import json
+import re
 import statistics
 import sys
 import time
@@ -95,7 +97,7 @@ def _mixture_draws(k: int) -> np.ndarray:
 
 
 def column_file(name: str, folder: Path) -> Path:
-    path = folder / (quality.re.sub(r"[^\w.-]+", "_", name).strip("_") + ".npy")
+    path = folder / (re.sub(r"[^\w.-]+", "_", name).strip("_") + ".npy")
     values = COLUMNS[name][0]()
     np.save(path, values[np.isfinite(values)])
     return path.resolve()
@@ -277,6 +279,14 @@ def floor_row(name: str, path: Path) -> dict:
     return row
 
 
+def notes_of(table: Path) -> str:
+    """What an earlier NAME.md holds above the part this script writes (how, when and at which commit it was
+    measured, written by hand): kept when the table is written again."""
+    text = table.read_text() if table.exists() else ""
+    written = re.search(r"^Seeds \d+-\d+;", text, re.MULTILINE)
+    return text[:written.start()] if written else ""
+
+
 def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str], seeds: int) -> str:
     """One row per column: the floor, then each method's median W1/sd (its worst over the floor), KS and outside;
     a method that ran fewer seeds there says how many."""
@@ -401,7 +411,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"\n{len(rows)} fits in {time.perf_counter() - start:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps({"floors": floors, "runs": rows}, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(md + "\n")
+    table = args.out / f"{args.name}.md"
+    table.write_text(notes_of(table) + md + "\n")
     shown = [n for n in ("airports latitude", "Old Faithful waiting", "seattle precipitation") if n in files] \
         or list(files)[:2]
     overlay_figure(rows, files, shown, args.out / f"{args.name}_overlays.png")

@@ -94,13 +94,17 @@ def test_scaling_benchmark_smoke(tmp_path, capsys):
 
 def test_data_benchmark_scores_every_method_on_the_part_gan1d_scores_on(tmp_path):
     """gan1d (a short run, as it is and corrected) and the KDE peer on one unseen mixture: each row's scores are its
-    saved samples against the column's held-out part, recomputed here, and the table carries the column's floors."""
+    saved samples against the column's held-out part, recomputed here, and the table carries the column's floors
+    below the notes an earlier data.md had above its table."""
     import data
     import numpy as np
 
     from gan1d.metrics import ks_two_sample, wasserstein1_two_sample
 
     column = "random_mixture(0)"
+    (tmp_path / "out").mkdir()
+    notes = "# A title\n\nMeasured on this machine, at this commit, by hand.\n\n"
+    (tmp_path / "out" / "data.md").write_text(notes + "Seeds 0-4; an older table\n\n| old | row |\n")
     rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "kde",
                       "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
     assert sorted(r["method"] for r in rows) == ["gan1d", "gan1d corrected", "kde"]
@@ -112,7 +116,9 @@ def test_data_benchmark_scores_every_method_on_the_part_gan1d_scores_on(tmp_path
         assert r["ks"] == pytest.approx(ks_two_sample(samples, held_out))
     floor = wasserstein1_two_sample(train, held_out) / held_out.std()
     row = f"| {column} | {len(train)} / {len(held_out)} | {floor:.4f} | {ks_two_sample(train, held_out):.4f} |"
-    assert row in (tmp_path / "out" / "data.md").read_text()
+    table = (tmp_path / "out" / "data.md").read_text()
+    assert row in table
+    assert table.startswith(notes + "Seeds 0-0;") and "old" not in table  # the notes kept, the older table replaced
 
 
 @pytest.mark.parametrize("peer", ["isj_kde", "flow"])
