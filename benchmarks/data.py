@@ -97,7 +97,7 @@ def _mixture_draws(k: int) -> np.ndarray:
 
 
 def column_file(name: str, folder: Path) -> Path:
-    path = folder / (re.sub(r"[^\w.-]+", "_", name).strip("_") + ".npy")
+    path = folder / (quality.file_stem(name) + ".npy")
     values = COLUMNS[name][0]()
     np.save(path, values[np.isfinite(values)])
     return path.resolve()

@@ -158,7 +158,12 @@ def scored(x, target: "Target") -> dict:
 
 def run_dir(runs: Path, preset: str, target: str, seed: int) -> Path:
     """Where a grid's run of ``preset`` on ``target`` with ``seed`` trains, under ``runs``."""
-    return (runs / preset / re.sub(r"[^\w.-]+", "_", target).strip("_") / f"seed{seed}").resolve()
+    return (runs / preset / file_stem(target) / f"seed{seed}").resolve()
+
+
+def file_stem(name: str) -> str:
+    """A target's or column's name as a file name: random_mixture(3) -> random_mixture_3."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_")
 
 
 def passes(row: dict) -> bool:

@@ -18,7 +18,6 @@ Not part of gan1d: results in benchmarks/results/correction_probe.md.
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -54,7 +53,7 @@ def rescored(column: str, seed: int, k: int) -> dict:
 
 def summarise(files: list[Path], k: int) -> None:
     table = json.loads(TABLE.read_text())
-    stem = {name: re.sub(r"[^\w.-]+", "_", name).strip("_") for name in table["floors"]}
+    stem = {name: quality.file_stem(name) for name in table["floors"]}
     floors = {stem[name]: floor for name, floor in table["floors"].items()}
     today = {m: {(stem[r["column"]], r["seed"]): r for r in table["runs"] if r["method"] == m}
              for m in ("gan1d", "gan1d corrected")}

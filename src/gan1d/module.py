@@ -116,7 +116,7 @@ class GAN1D(L.LightningModule):
         """One iteration on its data: d_steps D updates, g_steps G updates at the optimizers' learning rates, the
         weight average moved ``ema_weight`` of the way to the generator, the logged values added to the sums. Run
         eagerly or captured as a CUDA graph: nothing here reads a tensor's value on the host or branches on one.
-        ``simultaneous`` (one step each): G's gradient is taken at the same weights as D's, then both step."""
+        ``simultaneous`` (one update each): G's gradient is taken at the same weights as D's, then both step."""
         d_steps, g_steps = self.optim.d_steps, self.optim.g_steps
         if self.optim.simultaneous:
             g_stats = self._generator_update(opt_g, noise[1], step=False)

@@ -17,11 +17,7 @@ def decimals_of(x: np.ndarray) -> int | None:
     """The fewest decimals every value of ``x`` is written to (-1: multiples of 10), or None: finer than FINEST, or
     not decimal at all (a float32 file's 0.1 is 0.10000000149 in float64). A value a float64 rounding error off its
     decimal (1.7000000000000002, a sum's 0.30000000000000004) counts as written to it."""
-    return next((d for d in range(COARSEST, FINEST + 1) if on_decimals(x, d)), None)
-
-
-def on_decimals(x: np.ndarray, places: int) -> bool:
-    return bool(near(x, places).all())
+    return next((d for d in range(COARSEST, FINEST + 1) if near(x, d).all()), None)
 
 
 def canonical(x: np.ndarray, places: int | None) -> np.ndarray:
