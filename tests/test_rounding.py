@@ -24,7 +24,8 @@ def test_values_at_full_precision_have_none():
 
 
 def test_a_float64_rounding_error_off_a_decimal_is_that_decimal(tmp_path):
-    """Some files write iris's 1.7 as 1.7000000000000002: the column is still in tenths, and its 1.7s one value."""
+    """A fast float parser (pandas' read_json) reads iris's 1.7 as 1.7000000000000002: the column is still in tenths,
+    and its 1.7s one value."""
     assert decimals_of(np.array([1.5, 1.7000000000000002, 0.1 + 0.2])) == 1
     assert decimals_of(np.array([1e16 + 2, 1e16 + 4])) == 0  # past 2**53 a unit in the last place is a real digit
     rng = np.random.default_rng(0)

@@ -19,7 +19,7 @@ A classifier that tells fresh draws of the two apart no better than a coin flip 
 after ``probe_step`` of its steps, its log-likelihood gain over a coin flip on 100,000 new draws of each side must be
 above zero, or the fit stops there and the correction is off. Where the generator has learned a Gaussian, it is
 below zero at every point of the fit (benchmarks/results/correction_probe.md). For data, the target's new draws are
-draws of the same training values, so the probe rarely stops a data correction.
+the same training values spread again, so the probe rarely stops a data correction.
 
 A correction is kept only where a check says it helps: 200,000 corrected draws must sit closer than 200,000 of the
 generator's own (by W1 and KS together: their ratios sum below 2) to the exact distribution of a formula, or to a

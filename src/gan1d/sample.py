@@ -17,7 +17,6 @@ from omegaconf import OmegaConf
 
 from gan1d.checkpoints import SampleError, load_generator
 from gan1d.checks import BOOLEAN, SEED, integer_in, is_text, show
-from gan1d.correction import corrected
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
 
@@ -43,6 +42,8 @@ def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False
     """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction, fitted
     to the run's own data even if its file changed since training where ``allow_changed``."""
     if correct:
+        from gan1d.correction import corrected  # which builds the target through Hydra: only where it is asked for
+
         return corrected(ckpt, allow_changed).sample(n, seed)[0]
     generator = load_generator(ckpt)
     return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
