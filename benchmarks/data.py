@@ -6,8 +6,8 @@
 Every column ships inside a registry package (vega_datasets' local data, pydataset's R data sets, the two data sets
 inside gan1d): nothing is downloaded at run time. Five mixtures of gan1d's random_mixture family (target.seed 0-4,
 2,000 draws each) stand beside them. Each column is split by gan1d's own Empirical (target.holdout 0.2): every
-method learns from the training part only and is scored on 20,000 of its samples against the held-out part, as
-gan1d scores a data run. The methods, seeds 0..N-1 each:
+method learns from the training part only and is scored on --samples of its draws (200,000) against the held-out
+part, as gan1d scores a data run. The methods, seeds 0..N-1 each:
 
 - gan1d: the default recipe, ``python -m gan1d.train target=empirical target.path=COLUMN`` and nothing else;
 - gan1d corrected: the same runs' samples resampled by the discriminator's correction (gan1d.correction), its fit
@@ -17,6 +17,8 @@ gan1d scores a data run. The methods, seeds 0..N-1 each:
 - ctgan: CTGAN 0.12 at its default settings (300 epochs) on the one-column table, as its README shows;
 - isj_kde: KDEpy's FFTKDE with the Improved Sheather-Jones bandwidth (made for multimodal data), resampled;
 - flow: zuko's neural spline flow (``zuko.flows.NSF(features=1)``) by maximum likelihood on the standardised part;
+- copy: the training part drawn with replacement, a reference rather than a peer: what the goal asks is about as
+  close as a copy of the training data, and the copy shows how much the draws' own noise moves a score;
 - floor: the training part itself against the held-out part (what a perfect copy of the training data scores).
 
 Scores: W1/sd (two-sample W1 over the held-out part's sd), KS, the share of samples outside the training part's
@@ -41,11 +43,14 @@ from pathlib import Path
 import numpy as np
 import quality
 
-N_SAMPLES = quality.N_SAMPLES
+# Draws scored per fit. At 20,000 (the quality grid's) the draws' own noise is a third of a large column's KS floor:
+# a copy of the training part scored 0.85-1.16x Seattle's hourly temperature floor by seed.
+N_SAMPLES = 200_000
 MIXTURE_DRAWS, MIXTURE_SEED = 2000, 2026
 PEERS = ("kde", "mixture", "ctgan", "isj_kde", "flow")
+REFERENCES = ("copy",)  # scored and counted against the goal, but no peer: never "best", never compared
 OURS = ("gan1d", "gan1d corrected")
-METHODS = (*OURS, *PEERS)
+METHODS = (*OURS, *PEERS, *REFERENCES)
 W1_FLOOR_BAR, KS_FLOOR_BAR = 1.1, 1.2  # the goal: gan1d corrected within these of the floors, every column and seed
 
 
@@ -141,7 +146,7 @@ def fit_peer(job: dict) -> dict | None:
         wall = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else None
     elif job["fit"]:
         start = time.perf_counter()
-        samples = PEER_FITS[job["method"]](train, job["seed"])
+        samples = PEER_FITS[job["method"]](train, job["seed"], job["n"])
         wall = round(time.perf_counter() - start, 2)
         np.save(samples_file, samples)
         wall_file.write_text(json.dumps({"wall_s": wall}))
@@ -153,27 +158,27 @@ def fit_peer(job: dict) -> dict | None:
             **scores(samples, train, held_out)}
 
 
-def _kde(train: np.ndarray, seed: int) -> np.ndarray:
+def _kde(train: np.ndarray, seed: int, n: int) -> np.ndarray:
     from scipy.stats import gaussian_kde
 
-    return gaussian_kde(train).resample(N_SAMPLES, seed=seed)[0]
+    return gaussian_kde(train).resample(n, seed=seed)[0]
 
 
-def _mixture(train: np.ndarray, seed: int) -> np.ndarray:
+def _mixture(train: np.ndarray, seed: int, n: int) -> np.ndarray:
     from sklearn.mixture import BayesianGaussianMixture
 
     model = BayesianGaussianMixture(n_components=10, max_iter=1000, random_state=seed).fit(train[:, None])
-    return model.sample(N_SAMPLES)[0][:, 0]
+    return model.sample(n)[0][:, 0]
 
 
-def _ctgan(train: np.ndarray, seed: int) -> np.ndarray:
+def _ctgan(train: np.ndarray, seed: int, n: int) -> np.ndarray:
     import pandas as pd
     from ctgan import CTGAN
 
     model = CTGAN(enable_gpu=False)
     model.set_random_state(seed)
     model.fit(pd.DataFrame({"x": train}))
-    samples = model.sample(N_SAMPLES)["x"].to_numpy(dtype=float)
+    samples = model.sample(n)["x"].to_numpy(dtype=float)
     # CTGAN transforms through joblib, whose idle workers outlive the fit by 300 s and hold this process open.
     from joblib.externals.loky import get_reusable_executor
 
@@ -181,18 +186,18 @@ def _ctgan(train: np.ndarray, seed: int) -> np.ndarray:
     return samples
 
 
-def _isj_kde(train: np.ndarray, seed: int) -> np.ndarray:
+def _isj_kde(train: np.ndarray, seed: int, n: int) -> np.ndarray:
     from KDEpy import FFTKDE
 
     bandwidth = FFTKDE(kernel="gaussian", bw="ISJ").fit(train).bw
     rng = np.random.default_rng(seed)  # a Gaussian KDE's draw: a training value plus a kernel's noise
-    return rng.choice(train, N_SAMPLES) + bandwidth * rng.standard_normal(N_SAMPLES)
+    return rng.choice(train, n) + bandwidth * rng.standard_normal(n)
 
 
 FLOW_STEPS, FLOW_LR = 1000, 5e-3  # full-batch Adam steps on the negative log-likelihood, the rate falling to 0
 
 
-def _flow(train: np.ndarray, seed: int) -> np.ndarray:
+def _flow(train: np.ndarray, seed: int, n: int) -> np.ndarray:
     import torch
     import zuko
 
@@ -209,15 +214,19 @@ def _flow(train: np.ndarray, seed: int) -> np.ndarray:
         optimizer.step()
         decay.step()
     with torch.no_grad():
-        return flow().sample((N_SAMPLES,))[:, 0].double().numpy() * scale + loc
+        return flow().sample((n,))[:, 0].double().numpy() * scale + loc
 
 
-PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan, "isj_kde": _isj_kde, "flow": _flow}
+def _copy(train: np.ndarray, seed: int, n: int) -> np.ndarray:
+    return np.random.default_rng(seed).choice(train, n)
+
+
+PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan, "isj_kde": _isj_kde, "flow": _flow, "copy": _copy}
 
 
 def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
-    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run); with
-    reuse, a finished run's record and samples are read back here."""
+    """The default recipe on every column, through benchmarks/quality.py's runner (fresh process per run; with
+    reuse, a finished run is read back), then --samples draws of each run, as it is and corrected."""
     for name, path in files.items():
         quality.TARGETS[name] = (["target=empirical", f"target.path={path}"], "data")
     run_args = argparse.Namespace(presets=["default"], targets=list(files), seeds=args.seeds, jobs=args.jobs,
@@ -230,9 +239,9 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
     for r in finished:
         train, held_out = split(files[r["target"]])
         run_dir = Path(r["run_dir"])
-        correction = json.loads((run_dir / "samples_corrected.json").read_text())
-        for method, file, wall in (("gan1d", "samples.npy", r["wall_s"]),
-                                   ("gan1d corrected", "samples_corrected.npy",
+        correction = drawn(run_dir, r["seed"], args.samples, args.reuse)
+        for method, file, wall in (("gan1d", f"samples_n{args.samples}.npy", r["wall_s"]),
+                                   ("gan1d corrected", f"samples_corrected_n{args.samples}.npy",
                                     r["wall_s"] + correction["fit_s"] + correction["sample_s"])):
             # gan1d's float32 samples read as the column's values (its atoms and decimals), as gan1d scores them.
             samples = column_target(files[r["target"]]).as_data(np.load(run_dir / file).astype(np.float64))
@@ -240,6 +249,26 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
                          "steps": r["steps"], "samples": str(run_dir / file), **scores(samples, train, held_out)})
         rows[-1]["acceptance"] = correction["acceptance"]
     return rows
+
+
+def drawn(run_dir: Path, seed: int, n: int, reuse: bool) -> dict:
+    """RUN/samples_nN.npy and RUN/samples_corrected_nN.npy: n draws of the run's generator and n corrected ones (the
+    correction the quality runner fitted, read from the run dir), on the quality grid's noise seed for this seed.
+    Returns the correction's record (its fit and this sampling's time, its acceptance); with reuse, as saved."""
+    import torch
+
+    from gan1d.correction import corrected
+    from gan1d.sample import sample
+
+    raw, fixed = run_dir / f"samples_n{n}.npy", run_dir / f"samples_corrected_n{n}.npy"
+    record = fixed.with_suffix(".json")
+    if not (reuse and raw.exists() and fixed.exists() and record.exists()):
+        torch.set_num_threads(1)  # as the correction was fitted and the peers sample: one core each
+        np.save(raw, sample(run_dir, n, seed=quality.SAMPLE_SEED + seed))
+        samples, correction = corrected(run_dir).sample(n, seed=quality.SAMPLE_SEED + seed)
+        np.save(fixed, samples)
+        record.write_text(json.dumps(correction, indent=2) + "\n")
+    return json.loads(record.read_text())
 
 
 def finished_run(run_dir: Path, name: str, seed: int) -> dict | None:
@@ -254,7 +283,7 @@ def finished_run(run_dir: Path, name: str, seed: int) -> dict | None:
 def peer_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
     """Every peer's fits, seed by seed (each column's seed 0 first, so a cut-short run still covers every column)."""
     jobs = [{"method": m, "column": c, "seed": s, "path": str(p), "reuse": args.reuse, "fit": not args.no_fit,
-             "samples": str(args.runs / m / f"{p.stem}_seed{s}.npy")}
+             "n": args.samples, "samples": str(args.runs / m / f"{p.stem}_seed{s}_n{args.samples}.npy")}
             for s in range(args.seeds) for m in args.peers for c, p in files.items()]
     for m in args.peers:
         (args.runs / m).mkdir(parents=True, exist_ok=True)
@@ -312,8 +341,9 @@ def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str], seed
             cells.append(f"{medians[m]:.4f} ({worst:.2f}x){fewer}")
             ks.append(f"{ks_medians[m]:.4f} ({worst_ks:.2f}x){fewer}")
             outside.append(f"{100 * statistics.median(r['outside'] for r in group):.1f}%")
-        best = min(medians, key=medians.get) if medians else ""
-        best_ks = min(ks_medians, key=ks_medians.get) if ks_medians else ""
+        ranked = [m for m in medians if m not in REFERENCES]
+        best = min(ranked, key=medians.get) if ranked else ""
+        best_ks = min(ranked, key=ks_medians.get) if ranked else ""
         lines.append(f"| {name} | {floor['train']} / {floor['held_out']} | {floor['w1_over_std']:.4f} | "
                      f"{floor['ks']:.4f} | " + " | ".join(cells) + f" | {best} | " + " | ".join(ks)
                      + f" | {best_ks} | " + " | ".join(outside) + " |")
@@ -321,19 +351,19 @@ def markdown(rows: list[dict], floors: dict[str, dict], methods: list[str], seed
 
 
 def verdict(rows: list[dict], floors: dict[str, dict], methods: list[str]) -> str:
-    """The claims the table supports: gan1d against the floors on every column and seed, and gan1d corrected against
-    each peer, on W1/sd and on KS."""
+    """The claims the table supports: gan1d (and the copy of the training part) against the floors on every column
+    and seed, and gan1d corrected against each peer, on W1/sd and on KS."""
     lines = []
-    for ours in (m for m in OURS if m in methods):
-        group = [r for r in rows if r["method"] == ours]
+    for method in (m for m in (*OURS, *REFERENCES) if m in methods):
+        group = [r for r in rows if r["method"] == method]
         missed = [f"{r['column']} seed {r['seed']}" for r in group
                   if r["w1_over_std"] > W1_FLOOR_BAR * floors[r["column"]]["w1_over_std"]
                   or r["ks"] > KS_FLOOR_BAR * floors[r["column"]]["ks"]]
-        lines.append(f"- {ours} within {W1_FLOOR_BAR}x the W1/sd floor and {KS_FLOOR_BAR}x the KS floor: "
+        lines.append(f"- {method} within {W1_FLOOR_BAR}x the W1/sd floor and {KS_FLOOR_BAR}x the KS floor: "
                      f"{len(group) - len(missed)}/{len(group)} column-seeds"
                      + (f"; missed on: {', '.join(missed)}." if missed else "."))
     ours = [r for r in rows if r["method"] == OURS[-1]]
-    for peer in (m for m in methods if m not in OURS):
+    for peer in (m for m in methods if m in PEERS):
         for score, label in (("w1_over_std", "W1/sd"), ("ks", "KS")):
             wins = []
             for name in floors:
@@ -366,7 +396,7 @@ def overlay_figure(rows: list[dict], files: dict[str, Path], names: list[str], p
         # A small column has no held-out part: every method is scored on the values it learned from.
         part = "all values, trained on" if train is held_out else "held-out part"
         ax.hist(held_out, bins=bins, density=True, color="0.85", label=f"{part} ({len(held_out)} values)")
-        for method in METHODS:
+        for method in (*OURS, *PEERS):  # the copy would draw the training part again
             group = sorted((r for r in rows if r["method"] == method and r["column"] == name),
                            key=lambda r: r["w1_over_std"])
             if not group:
@@ -386,7 +416,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
     ap.add_argument("--jobs", type=int, default=2, help="fits in parallel (one torch thread each)")
     ap.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=list(COLUMNS))
-    ap.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
+    ap.add_argument("--peers", nargs="*", default=[*PEERS, *REFERENCES], choices=[*PEERS, *REFERENCES],
+                    help="the peers, and the copy of the training part")
+    ap.add_argument("--samples", type=int, default=N_SAMPLES, help="draws scored per fit")
     ap.add_argument("--steps", type=int, default=None, help="override gan1d's iterations (smoke tests)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--name", default="data", help="file names in --out: NAME.json, NAME.md, NAME_overlays.png")
@@ -401,9 +433,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     floors = {name: floor_row(name, path) for name, path in files.items()}
     rows = gan1d_rows(args, files) + peer_rows(args, files)
     methods = [*OURS, *args.peers]
-    md = (f"Seeds 0-{args.seeds - 1}; every method fit on the training part and scored on {N_SAMPLES} samples against "
-          f"the held-out part (gan1d's split). Medians over the seeds; (worst / floor): the worst seed's W1/sd over "
-          f"the floor; outside: the share of samples beyond the training part's range.\n\n"
+    md = (f"Seeds 0-{args.seeds - 1}; every method fit on the training part and scored on {args.samples:,} samples "
+          f"against the held-out part (gan1d's split). Medians over the seeds; (worst / floor): the worst seed's W1/sd "
+          f"over the floor; outside: the share of samples beyond the training part's range.\n\n"
           f"{markdown(rows, floors, methods, args.seeds)}\n\n{verdict(rows, floors, methods)}\n\n"
           "What each column tests:\n\n"
           + "\n".join(f"- {name}: {COLUMNS[name][1]}" for name in files))
