@@ -253,16 +253,20 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
 
 def drawn(run_dir: Path, seed: int, n: int, reuse: bool) -> dict:
     """RUN/samples_nN.npy and RUN/samples_corrected_nN.npy: n draws of the run's generator and n corrected ones (the
-    correction the quality runner fitted, read from the run dir), on the quality grid's noise seed for this seed.
-    Returns the correction's record (its fit and this sampling's time, its acceptance); with reuse, as saved."""
+    correction the quality runner fitted, read from the run dir, or fitted again where gan1d's knobs changed), on the
+    quality grid's noise seed for this seed. Returns the correction's record (its fit and this sampling's time, its
+    acceptance); with reuse, as saved, where it was drawn by a correction with today's knobs."""
+    from dataclasses import asdict
+
     import torch
 
-    from gan1d.correction import corrected
+    from gan1d.correction import Fit, corrected
     from gan1d.sample import sample
 
     raw, fixed = run_dir / f"samples_n{n}.npy", run_dir / f"samples_corrected_n{n}.npy"
     record = fixed.with_suffix(".json")
-    if not (reuse and raw.exists() and fixed.exists() and record.exists()):
+    saved = json.loads(record.read_text()) if reuse and record.exists() and raw.exists() and fixed.exists() else {}
+    if saved.get("fit") != asdict(Fit()):
         torch.set_num_threads(1)  # as the correction was fitted and the peers sample: one core each
         np.save(raw, sample(run_dir, n, seed=quality.SAMPLE_SEED + seed))
         samples, correction = corrected(run_dir).sample(n, seed=quality.SAMPLE_SEED + seed)
