@@ -218,7 +218,7 @@ def _flow(train: np.ndarray, seed: int, n: int) -> np.ndarray:
 
 
 def _copy(train: np.ndarray, seed: int, n: int) -> np.ndarray:
-    return np.random.default_rng(seed).choice(train, n)
+    return np.random.default_rng([seed, 1]).choice(train, n)  # not the ISJ KDE's stream: its draws are these plus noise
 
 
 PEER_FITS = {"kde": _kde, "mixture": _mixture, "ctgan": _ctgan, "isj_kde": _isj_kde, "flow": _flow, "copy": _copy}
@@ -240,7 +240,7 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
         train, held_out = split(files[r["target"]])
         run_dir = Path(r["run_dir"])
         correction = drawn(run_dir, r["seed"], args.samples, args.reuse)
-        for method, file, wall in (("gan1d", f"samples_n{args.samples}.npy", r["wall_s"]),
+        for method, file, wall in (("gan1d", f"samples_n{args.samples}.npy", r["wall_s"] + correction["raw_sample_s"]),
                                    ("gan1d corrected", f"samples_corrected_n{args.samples}.npy",
                                     r["wall_s"] + correction["fit_s"] + correction["sample_s"])):
             # gan1d's float32 samples read as the column's values (its atoms and decimals), as gan1d scores them.
@@ -254,25 +254,36 @@ def gan1d_rows(args: argparse.Namespace, files: dict[str, Path]) -> list[dict]:
 def drawn(run_dir: Path, seed: int, n: int, reuse: bool) -> dict:
     """RUN/samples_nN.npy and RUN/samples_corrected_nN.npy: n draws of the run's generator and n corrected ones (the
     correction the quality runner fitted, read from the run dir, or fitted again where gan1d's knobs changed), on the
-    quality grid's noise seed for this seed. Returns the correction's record (its fit and this sampling's time, its
-    acceptance); with reuse, as saved, where it was drawn by a correction with today's knobs."""
+    quality grid's noise seed for this seed. Returns the correction's record, with each sampling's time
+    (``raw_sample_s``, ``sample_s``) and the checkpoint's digest; with reuse, the saved one where this checkpoint and
+    a correction with today's knobs drew them."""
     from dataclasses import asdict
 
     import torch
 
-    from gan1d.correction import Fit, corrected
+    from gan1d.checkpoints import checkpoint_path
+    from gan1d.correction import Fit, checkpoint_digest, corrected
     from gan1d.sample import sample
 
     raw, fixed = run_dir / f"samples_n{n}.npy", run_dir / f"samples_corrected_n{n}.npy"
-    record = fixed.with_suffix(".json")
+    record, digest = fixed.with_suffix(".json"), checkpoint_digest(checkpoint_path(run_dir))
     saved = json.loads(record.read_text()) if reuse and record.exists() and raw.exists() and fixed.exists() else {}
-    if saved.get("fit") != asdict(Fit()):
-        torch.set_num_threads(1)  # as the correction was fitted and the peers sample: one core each
-        np.save(raw, sample(run_dir, n, seed=quality.SAMPLE_SEED + seed))
+    if saved.get("fit") == asdict(Fit()) and saved.get("checkpoint_sha256") == digest:
+        return saved
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the peers sample and the correction was fitted: one core
+    try:
+        start = time.perf_counter()
+        samples = sample(run_dir, n, seed=quality.SAMPLE_SEED + seed)
+        raw_s = time.perf_counter() - start
+        np.save(raw, samples)
         samples, correction = corrected(run_dir).sample(n, seed=quality.SAMPLE_SEED + seed)
-        np.save(fixed, samples)
-        record.write_text(json.dumps(correction, indent=2) + "\n")
-    return json.loads(record.read_text())
+    finally:
+        torch.set_num_threads(threads)
+    np.save(fixed, samples)
+    correction.update(raw_sample_s=raw_s, checkpoint_sha256=digest)
+    record.write_text(json.dumps(correction, indent=2) + "\n")
+    return correction
 
 
 def finished_run(run_dir: Path, name: str, seed: int) -> dict | None:

@@ -7,8 +7,8 @@ and the small columns most. Here each real draw is a training value plus N(0, h^
 ``k``-th nearest training value (small in a dense mode, wide in a tail), rounded to the column's decimals as the
 generator's draws are (gan1d.correction.spread, Fit.neighbours: gan1d fits it so since the probe, with k=5); ``k=0``
 is the correction as gan1d fitted it before. Every data run of benchmarks/data.py (its run dirs, nothing retrained)
-gets its correction fitted again this way (gan1d.correction.fit), and 20,000 corrected samples scored as data.md
-scores them:
+gets its correction fitted again this way (gan1d.correction.fit), and as many corrected samples as data.md scores
+(data.N_SAMPLES; 20,000 when the probe ran) scored as data.md scores them:
 
     python benchmarks/smoothing_probe.py --k 10 --part 0 --parts 2 --out k10_0.json   (and --part 1, at once)
     python benchmarks/smoothing_probe.py --summarise k10_0.json k10_1.json --k 10
@@ -45,7 +45,7 @@ def rescored(column: str, seed: int, k: int) -> dict:
     generator = load_generator(RUNS / "gan1d" / "default" / column / f"seed{seed}" / "checkpoints" / "last.ckpt")
     correction = fit(generator, target, Fit(neighbours=k))  # data.md's columns have no validation part: unchecked
     rng = torch.Generator().manual_seed(quality.SAMPLE_SEED + seed)
-    x, acceptance = correction.sample(generator, quality.N_SAMPLES, rng)
+    x, acceptance = correction.sample(generator, data.N_SAMPLES, rng)
     samples = target.as_data(x.numpy().astype(np.float64))
     return {"column": column, "seed": seed, "k": k, "acceptance": acceptance, **data.scores(samples, train, held_out),
             "s": round(time.perf_counter() - start, 1)}

@@ -105,21 +105,41 @@ def test_data_benchmark_scores_every_method_on_the_part_gan1d_scores_on(tmp_path
     (tmp_path / "out").mkdir()
     notes = "# A title\n\nMeasured on this machine, at this commit, by hand.\n\n"
     (tmp_path / "out" / "data.md").write_text(notes + "Seeds 0-4; an older table\n\n| old | row |\n")
-    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "kde",
+    rows = data.main(["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "kde", "copy",
                       "--samples", "5000", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")])
-    assert sorted(r["method"] for r in rows) == ["gan1d", "gan1d corrected", "kde"]
+    assert sorted(r["method"] for r in rows) == ["copy", "gan1d", "gan1d corrected", "kde"]
     train, held_out = data.split(tmp_path / "runs" / "columns" / "random_mixture_0.npy")
     assert len(train) + len(held_out) == data.MIXTURE_DRAWS and len(held_out) < len(train)
     for r in rows:
         samples = np.load(r["samples"]).astype(np.float64)
         assert len(samples) == 5000
+        if r["method"] == "copy":  # the training part's own values, never the held-out part's
+            assert np.isin(samples, train).all() and len(np.unique(samples)) > 100
         assert r["w1_over_std"] == pytest.approx(wasserstein1_two_sample(samples, held_out) / held_out.std())
         assert r["ks"] == pytest.approx(ks_two_sample(samples, held_out))
     floor = wasserstein1_two_sample(train, held_out) / held_out.std()
     row = f"| {column} | {len(train)} / {len(held_out)} | {floor:.4f} | {ks_two_sample(train, held_out):.4f} |"
     table = (tmp_path / "out" / "data.md").read_text()
-    assert row in table
+    assert row in table and "scored on 5,000 samples" in table
     assert table.startswith(notes + "Seeds 0-0;") and "old" not in table  # the notes kept, the older table replaced
+
+
+def test_data_benchmark_draws_a_run_again_only_for_another_checkpoint(tmp_path):
+    """With reuse, a run's draws are read back where the checkpoint that drew them is the run's; drawn by another
+    (the run trained again), they are drawn again."""
+    import data
+
+    column = "random_mixture(0)"
+    args = ["--seeds", "1", "--steps", "60", "--jobs", "1", "--columns", column, "--peers", "--samples", "2000",
+            "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "runs")]
+    data.main(args)
+    run_dir = tmp_path / "runs" / "gan1d" / "default" / "random_mixture_0" / "seed0"
+    record = run_dir / "samples_corrected_n2000.json"
+    saved = json.loads(record.read_text())
+    assert data.drawn(run_dir, 0, 2000, reuse=True) == saved  # the same checkpoint: read back
+    record.write_text(json.dumps({**saved, "checkpoint_sha256": "another"}))
+    assert data.drawn(run_dir, 0, 2000, reuse=True)["checkpoint_sha256"] == saved["checkpoint_sha256"]
+    assert json.loads(record.read_text())["checkpoint_sha256"] == saved["checkpoint_sha256"]  # drawn again
 
 
 def test_the_copy_of_the_training_part_is_counted_but_never_ranked():
