@@ -2,6 +2,7 @@
 generator beside the continuous part it learns, and scored as they are."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -131,6 +132,16 @@ def test_a_run_places_the_atoms_and_scores_them(rain_run):
     # The amounts are written to tenths (gan1d.rounding): so are the samples.
     assert load_generator(run_dir).config["decimals"] == 1
     assert np.array_equal(x, np.float32(np.round(x.astype(np.float64), 1)))
+
+
+def test_a_csv_of_samples_is_written_at_the_data_s_decimals(rain_run, tmp_path):
+    from gan1d.sample import main
+
+    _, run_dir = rain_run
+    main([f"ckpt={run_dir}", "n=2000", f"out={tmp_path / 'x.csv'}"])
+    lines = (tmp_path / "x.csv").read_text().split()
+    assert all(re.fullmatch(r"-?\d+\.\d", line) for line in lines)  # 0.3, never float32's 0.300000012
+    assert np.array_equal(np.float32(np.array(lines, dtype=float)), sample(run_dir, 2000))
 
 
 def test_the_correction_keeps_the_atoms_weights(rain_run):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.checkpoints import SampleError, load_generator
+from gan1d.checkpoints import SampleError, load_generator, saved_generator
 from gan1d.checks import BOOLEAN, SEED, integer_in, is_text, show
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
@@ -56,13 +56,14 @@ def output_path(out: str | os.PathLike) -> Path:
     return out
 
 
-def save(samples: np.ndarray, out: str | os.PathLike) -> Path:
-    """Write .npy or .csv atomically: a temporary file in the same folder, then a rename."""
+def save(samples: np.ndarray, out: str | os.PathLike, decimals: int | None = None) -> Path:
+    """Write .npy or .csv atomically: a temporary file in the same folder, then a rename. A .csv holds the data's
+    ``decimals`` where the generator keeps them (float32's 0.3 would read 0.300000012), else 9 significant digits."""
     out = output_path(out)
     try:
         with atomic_file(out, "wb") as f:
             if out.suffix == ".csv":
-                np.savetxt(f, samples, fmt="%.9g")
+                np.savetxt(f, samples, fmt="%.9g" if decimals is None else f"%.{max(decimals, 0)}f")
             else:
                 np.save(f, samples)
     except OSError as err:
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         output_path(args["out"])  # a wrong file name is reported before any work is done
-        out = save(sample(args["ckpt"], args["n"], args["seed"], args["correct"], args["allow_changed"]), args["out"])
+        samples = sample(args["ckpt"], args["n"], args["seed"], args["correct"], args["allow_changed"])
+        out = save(samples, args["out"], saved_generator(args["ckpt"])["config"].get("decimals"))
     except ConfigError as err:  # a SampleError, or a config error from the correction's target
         print(f"gan1d.sample: {err}", file=sys.stderr)
         sys.exit(2)
