@@ -43,9 +43,7 @@ from pathlib import Path
 import numpy as np
 import quality
 
-# Draws scored per fit. At 20,000 (the quality grid's) the draws' own noise is a third of a large column's KS floor:
-# a copy of the training part scored 0.85-1.16x Seattle's hourly temperature floor by seed.
-N_SAMPLES = 200_000
+N_SAMPLES = 200_000  # draws scored per fit: 20,000 draws' own noise is a third of a large column's KS floor
 MIXTURE_DRAWS, MIXTURE_SEED = 2000, 2026
 PEERS = ("kde", "mixture", "ctgan", "isj_kde", "flow")
 REFERENCES = ("copy",)  # scored and counted against the goal, but no peer: never "best", never compared
