@@ -19,7 +19,7 @@ part, as gan1d scores a data run. The methods, seeds 0..N-1 each:
 - flow: zuko's neural spline flow (``zuko.flows.NSF(features=1)``) by maximum likelihood on the standardised part;
 - copy: the training part drawn with replacement, a reference rather than a peer: what the goal asks is about as
   close as a copy of the training data, and the copy shows how much the draws' own noise moves a score;
-- floor: the training part itself against the held-out part (what a perfect copy of the training data scores).
+- floor: the training part itself against the held-out part.
 
 Scores: W1/sd (two-sample W1 over the held-out part's sd), KS, the share of samples outside the training part's
 range, and wall time (fit and sample). Every method's samples are read at the column's decimals (gan1d.rounding),
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import quality
 
-N_SAMPLES = 200_000  # draws scored per fit: 20,000 draws' own noise is a third of a large column's KS floor
+N_SAMPLES = 200_000  # draws scored per fit: 20,000 draws' own noise is a sizeable share of a large column's floor
 MIXTURE_DRAWS, MIXTURE_SEED = 2000, 2026
 PEERS = ("kde", "mixture", "ctgan", "isj_kde", "flow")
 REFERENCES = ("copy",)  # scored and counted against the goal, but no peer: never "best", never compared

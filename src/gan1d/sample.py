@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from gan1d.checkpoints import SampleError, load_generator, saved_generator
+from gan1d.checkpoints import SampleError, load_generator
 from gan1d.checks import BOOLEAN, SEED, integer_in, is_text, show
 from gan1d.errors import ConfigError
 from gan1d.files import atomic_file
@@ -41,12 +41,19 @@ def sample(ckpt: str | os.PathLike, n: int, seed: int = 0, correct: bool = False
            allow_changed: bool = False) -> np.ndarray:
     """``n`` samples from the generator in ``ckpt``; ``correct``: resampled by the discriminator's correction, fitted
     to the run's own data even if its file changed since training where ``allow_changed``."""
+    return samples_and_decimals(ckpt, n, seed, correct, allow_changed)[0]
+
+
+def samples_and_decimals(ckpt: str | os.PathLike, n: int, seed: int, correct: bool,
+                         allow_changed: bool) -> tuple[np.ndarray, int | None]:
+    """``sample``'s samples, and the decimals of the data its generator rounds to (None: as they are)."""
     if correct:
         from gan1d.correction import corrected  # which builds the target through Hydra: only where it is asked for
 
-        return corrected(ckpt, allow_changed).sample(n, seed)[0]
+        run = corrected(ckpt, allow_changed)
+        return run.sample(n, seed)[0], run.generator.decimals
     generator = load_generator(ckpt)
-    return generator.sample(n, torch.Generator().manual_seed(seed)).numpy()
+    return generator.sample(n, torch.Generator().manual_seed(seed)).numpy(), generator.decimals
 
 
 def output_path(out: str | os.PathLike) -> Path:
@@ -98,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         output_path(args["out"])  # a wrong file name is reported before any work is done
-        samples = sample(args["ckpt"], args["n"], args["seed"], args["correct"], args["allow_changed"])
-        out = save(samples, args["out"], saved_generator(args["ckpt"])["config"].get("decimals"))
+        samples, decimals = samples_and_decimals(args["ckpt"], args["n"], args["seed"], args["correct"],
+                                                 args["allow_changed"])
+        out = save(samples, args["out"], decimals)
     except ConfigError as err:  # a SampleError, or a config error from the correction's target
         print(f"gan1d.sample: {err}", file=sys.stderr)
         sys.exit(2)
