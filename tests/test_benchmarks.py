@@ -326,3 +326,19 @@ def test_data_benchmark_reads_a_peer_at_the_column_s_decimals(tmp_path):
     _, held_out = data.split(tmp_path / "x.npy")
     assert row["ks"] == pytest.approx(ks_two_sample(np.round(raw), held_out))
     assert row["ks"] < ks_two_sample(raw, held_out)
+
+
+def test_the_prior_probe_draws_each_code_by_its_prior_and_keeps_the_noise_normal():
+    import torch
+    from prior_probe import PriorGenerator
+
+    prior = [0.1, 0.2, 0.3, 0.4]
+    g = PriorGenerator(noise="normal", noise_dim=2, categories=4, prior=prior)
+    z = g.noise_like(400_000, torch.Generator().manual_seed(0))
+    coded = g.coded(z)
+    code = coded[:, 2:].argmax(1)
+    assert torch.allclose(torch.bincount(code, minlength=4) / len(z), torch.tensor(prior), atol=0.003)
+    for k in range(4):  # the first noise value, stretched back over its code's slice, is N(0, 1) within each code
+        first = coded[code == k, 0]
+        assert abs(first.mean()) < 0.02 and abs(first.std() - 1) < 0.02
+    assert torch.equal(coded[:, 1], z[:, 1])
