@@ -5,16 +5,18 @@ spend 0.011 of it elsewhere, on a bridge or on a neighbour; a light mode of weig
 code k is drawn with a learned probability pi_k instead. Every ``every`` iterations, D's odds (its logit's exp,
 which at D's optimum is p/q) are averaged over fresh draws of each code, and pi moves toward codes whose draws D
 takes for real more often than for generated: log pi_k += rate * factor * log(mean odds_k), renormalised, with no
-code below ``floor`` / K (a code at zero could never come back), ``factor`` the learning rates' decay, so pi settles
-as the game does. Where code k alone covers mode m, the fixed point is pi_k = m's weight.
+code below about ``floor`` / K (a code at zero could never come back), ``factor`` the learning rates' decay, so pi
+settles as the game does. Where code k alone covers mode m, the fixed point is pi_k = m's weight.
 
 The code is chosen as the atoms are (gan1d.networks.Generator.draw): by where the first noise value's share u falls
 among pi's cumulative weights, u then stretched back over the whole noise, so the draw stays a deterministic function
 of the stream's noise and the network sees its noise as before:
 
-    PYTHONPATH=benchmarks python benchmarks/quality.py --presets prior --targets ... --seeds 1
+    PYTHONPATH=benchmarks python benchmarks/quality.py --presets prior_0.5 --targets ... --seeds 1
 
-Not part of gan1d: adopted only where it passes everything the default passes, in no more time.
+Not part of gan1d: adopted only where it passes everything the default passes, in no more time. A probe's limits:
+no Apple GPU (float64 noise), no CUDA graphs, no resuming (the prior lives in the generator's config, not its weights),
+and a run is scored in the process that trained it (quality.py without --reuse).
 """
 
 import math
@@ -63,6 +65,8 @@ class PriorGenerator(Generator):
 class PriorGAN(GAN1D):
     """GAN1D whose generator's code prior moves toward the codes D under-rates (see the module's docstring)."""
 
+    uncapturable = "the code prior changes between iterations, outside a CUDA graph's replay"
+
     def __init__(self, *args, every: int = 50, rate: float = 0.5, floor: float = 0.2, **kwargs):
         super().__init__(*args, **kwargs)
         self.every, self.rate, self.floor = every, rate, floor
@@ -80,9 +84,10 @@ class PriorGAN(GAN1D):
         g, k = self.generator, self.generator.categories
         z = sample_noise(g.noise, k * PROBE_DRAWS, g.noise_dim).to(self.device)
         code = nn.functional.one_hot(torch.arange(k, device=self.device).repeat_interleave(PROBE_DRAWS), k)
+        # One logit per draw (pack 1), read as log(p/q): the non-saturating loss's D.
         logits = self.critic(self.standardize(g.by_code(torch.cat([z, code.to(z)], 1))))
         log_odds = torch.logsumexp(logits.view(k, PROBE_DRAWS).double(), 1) - math.log(PROBE_DRAWS)
-        factor = self.learning_rates(done)[0] / self.g_lr
+        factor = self.learning_rates(done)[0] / self.g_lr if self.optim.lr_decay_start < 1 else 1.0
         log_prior = g.prior.log() + self.rate * factor * log_odds
         prior = torch.softmax(log_prior, 0).clamp(min=self.floor / k)
         prior = (prior / prior.sum()).tolist()

@@ -57,7 +57,7 @@ PRESETS = {
                         f"+preprocessor.bandwidth={b}"] for b in (4, 8)},
     # Issue #40's point 5: a prior over the code, learned from D's odds (benchmarks/prior_probe.py).
     **{f"prior_{r}": ["model._target_=prior_probe.PriorGAN", "model.generator._target_=prior_probe.PriorGenerator",
-                      f"+model.rate={r}"] for r in (0.1, 0.5, 2)},
+                      f"+model.rate={r}"] for r in (0, 0.1, 0.5, 2)},
     "not_standardized": ["data.standardize=false"],
     # Every target of the zoo, and the same preset with one of its pieces taken away.
     "multimodal": ["experiment=multimodal"],

@@ -342,3 +342,22 @@ def test_the_prior_probe_draws_each_code_by_its_prior_and_keeps_the_noise_normal
         first = coded[code == k, 0]
         assert abs(first.mean()) < 0.02 and abs(first.std() - 1) < 0.02
     assert torch.equal(coded[:, 1], z[:, 1])
+
+
+def test_the_prior_probe_moves_the_prior_to_the_codes_weights_on_both_generators():
+    import torch
+    from prior_probe import PriorGAN, PriorGenerator
+
+    weights = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    generators = [PriorGenerator(noise="normal", noise_dim=2, categories=4) for _ in range(2)]
+    for g in generators:  # each draw's value is its code, so that the critic below can read the code
+        g.by_code = lambda z: z[:, 2:].argmax(1, keepdim=True).float()
+    # A D at its optimum: its logit at code k's draws is log(p/q) = log(weight_k / pi_k).
+    critic = lambda x: (weights / generators[0].prior).log()[x.squeeze(1).long()].float()  # noqa: E731
+    module = SimpleNamespace(generator=generators[0], generator_ema=generators[1], device="cpu", critic=critic,
+                             standardize=lambda x: x, learning_rates=lambda done: (1e-3, 1e-3), g_lr=1e-3,
+                             optim=SimpleNamespace(lr_decay_start=0.5), rate=1.0, floor=0.2, report=lambda m: None)
+    PriorGAN.update_prior(module, 50)
+    for g in generators:
+        assert torch.allclose(g.prior, weights, atol=1e-6)
+        assert g.config["prior"] == g.prior.tolist()
